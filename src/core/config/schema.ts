@@ -1,0 +1,340 @@
+/**
+ * The one configuration schema (SPEC §2). It is the source of the TypeScript
+ * type, of validation (unknown fields refused, every error with its path) and
+ * of docs/configuration.md. Per-provider-type rules that a flat schema cannot
+ * express (required and forbidden fields by `type`) live in cross-checks.
+ */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+
+const strict = { additionalProperties: false } as const;
+
+const Str = (description: string, extra: Record<string, unknown> = {}) =>
+  Type.String({ minLength: 1, description, ...extra });
+const Int = (description: string, def: number | undefined, min = 0, max?: number) =>
+  Type.Integer({
+    description,
+    minimum: min,
+    ...(max === undefined ? {} : { maximum: max }),
+    ...(def === undefined ? {} : { default: def }),
+  });
+const Bool = (description: string, def: boolean) => Type.Boolean({ description, default: def });
+const StrList = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
+const StrMap = (description: string) =>
+  Type.Record(Type.String(), Type.String(), { description });
+
+/** Signature algorithms a client token may use (SPEC §3). */
+export const ALLOWED_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'EdDSA',
+] as const;
+export type AllowedAlgorithm = (typeof ALLOWED_ALGORITHMS)[number];
+
+/** Access-provider types this build knows (SPEC §5). */
+export const PROVIDER_TYPES = ['aws-sts', 'minio', 'gcp', 'azure'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+const Literals = <T extends readonly string[]>(values: T, description: string, def?: T[number]) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { description, ...(def === undefined ? {} : { default: def }) },
+  ) as unknown as TSchema;
+
+export const ServerSchema = Type.Object(
+  {
+    host: Type.String({ description: 'Address to listen on.', default: '0.0.0.0' }),
+    port: Int('TCP port. Overridden by `--port` and `$PORT`.', 3000, 0, 65535),
+    trustProxy: Type.Union(
+      [
+        Type.Literal(false),
+        Type.Integer({ minimum: 0, description: 'number of proxy hops to trust' }),
+        Type.Array(Type.String({ minLength: 1 }), { description: 'CIDRs or addresses of trusted proxies' }),
+      ],
+      {
+        description:
+          'Whose `X-Forwarded-For` to believe: `false`, a hop count, or a list of proxy CIDRs. `true` is refused: it trusts any client.',
+        default: false,
+      },
+    ),
+    bodyLimit: Int('Largest accepted request body, bytes.', 65536, 1),
+    requestTimeout: Int('One deadline per request, ms; every outbound retry happens inside it.', 10000, 1),
+    shutdownGracePeriod: Int('Time to finish in-flight requests after SIGTERM, ms.', 15000, 0),
+    drainDelay: Int('Time to keep serving after readiness turns false on SIGTERM, ms.', 0, 0),
+    allowQueryToken: Bool('Accept `?token=` on `GET /credentials/keys` (off: tokens in URLs leak into logs).', false),
+    allowInsecureIssuers: Bool(
+      'Permit `http://` issuers and provider endpoints. Development only; warned at every start.',
+      false,
+    ),
+    explain: Bool('Reserved for policy explanations.', false),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Str('PEM certificate chain file.'),
+          key: Str('PEM private key file.'),
+        },
+        { ...strict, description: 'Serve HTTPS natively (TLS ≥ 1.2). Reloaded on SIGHUP.' },
+      ),
+    ),
+    cors: Type.Optional(
+      Type.Object(
+        {
+          origins: Type.Array(Type.String({ minLength: 1 }), {
+            description: 'Exact origins allowed; never `*`.',
+          }),
+        },
+        { ...strict, description: 'CORS for browser callers; closed unless configured.' },
+      ),
+    ),
+  },
+  { ...strict, description: 'HTTP server settings.', default: {} },
+);
+
+export const BrokerIdpSchema = Type.Object(
+  {
+    name: Str('Name of the broker IdP (for logs and health).'),
+    issuer: Str('Issuer URL of the broker’s own IdP.'),
+    audience: Type.Optional(
+      Str('Default audience of broker tokens; a provider’s own `audience` overrides it for that provider.'),
+    ),
+    clientId: Str('The broker’s client id at its IdP.'),
+    clientSecret: Type.Optional(
+      Str('Client secret (for `client_secret_basic` / `client_secret_post`). Use `${VAR}` or `${file:…}`.'),
+    ),
+    clientAuth: Literals(
+      ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const,
+      'How the broker authenticates at the token endpoint.',
+      'client_secret_basic',
+    ),
+    privateKeyFile: Type.Optional(Str('PEM private key for `private_key_jwt` (path relative to the config file).')),
+    tokenEndpoint: Type.Optional(Str('Token endpoint; else taken from the issuer’s discovery document.')),
+    audienceParam: Literals(
+      ['audience', 'resource', 'scope'] as const,
+      'Form parameter that asks for the token audience.',
+      'audience',
+    ),
+    scopes: Type.Optional(StrList('Extra scopes requested with every broker token.')),
+  },
+  { ...strict, description: 'The broker’s own identity (client-credentials grant).' },
+);
+
+export const ClientIdpSchema = Type.Object(
+  {
+    name: Str('Name used by `clientIdentities[].idp`.'),
+    issuer: Str('Exact `iss` of tokens from this IdP.'),
+    audience: Type.Optional(
+      Type.Union([Str('one audience'), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
+        description: 'Audience(s) a token must carry one of. Required unless `allowAnyAudience`.',
+      }),
+    ),
+    allowAnyAudience: Bool('Accept any audience (the only way to omit `audience`); warned at every start.', false),
+    jwksUri: Type.Optional(Str('JWKS URL; else from the issuer’s discovery document.')),
+    algorithms: Type.Optional(
+      Type.Array(Literals(ALLOWED_ALGORITHMS, 'algorithm'), {
+        minItems: 1,
+        description: `Subset of the allowed algorithms (${ALLOWED_ALGORITHMS.join(', ')}).`,
+      }),
+    ),
+    clockTolerance: Int('Clock skew tolerated for exp/nbf/iat, seconds.', 30, 0, 300),
+    maxTokenLifetime: Int('Longest accepted token lifetime (exp − iat, or exp − now without iat), seconds.', 86400, 1),
+    oneTimeUse: Bool('Each token (by iss + jti) mints once, across all instances.', false),
+  },
+  strict,
+);
+
+export const AssumeRoleSchema = Type.Object(
+  {
+    roleArn: Str('Role to assume in the second hop.'),
+    externalId: Type.Optional(Str('ExternalId for the second hop (defaults to the provider’s).')),
+    tags: Type.Optional(StrMap('Session tags, merged over the provider’s `tags`.')),
+  },
+  { ...strict, description: 'aws-sts: a second `AssumeRole` hop (role chaining, ≤ 3600 s).' },
+);
+
+export const OutputValueSchema = Type.Union(
+  [
+    Type.String({ minLength: 1, description: 'a provider field name, or (compat) a literal' }),
+    Type.Object({ value: Type.String({ description: 'literal value' }) }, strict),
+  ],
+  { description: 'A provider field name, or `{ value: literal }`.' },
+);
+
+export const KeySchema = Type.Object(
+  {
+    provider: Str('Name of an access provider.'),
+    description: Type.Optional(Type.String({ description: 'Shown in `/credentials/keys`.' })),
+    duration: Type.Optional(Int('Default and maximum lifetime for this key, seconds (not for azure).', undefined, 1)),
+    roleArn: Type.Optional(Str('aws-sts (required), minio: role to assume.')),
+    roleSessionName: Type.Optional(Str('aws-sts: session name; default derived from the subject.')),
+    policy: Type.Optional(Str('aws-sts, minio: inline session policy (JSON).')),
+    policyArns: Type.Optional(StrList('aws-sts: managed policy ARNs (≤ 10).')),
+    assumeRole: Type.Optional(AssumeRoleSchema),
+    serviceAccount: Type.Optional(Str('gcp (required): service account email to impersonate.')),
+    scopes: Type.Optional(StrList('gcp: OAuth scopes of the access token.')),
+    delegates: Type.Optional(StrList('gcp: delegation chain (service account emails).')),
+    scope: Type.Optional(Str('azure (required): one resource scope ending `/.default`.')),
+    outputs: Type.Optional(
+      Type.Record(Type.String(), OutputValueSchema, {
+        description: 'ENV_VAR: provider field | { value: literal }. Default per provider type.',
+      }),
+    ),
+  },
+  strict,
+);
+
+export const ClientIdentitySchema = Type.Object(
+  {
+    subject: Str('Exact `sub` claim.'),
+    idp: Str('Name of the client IdP this subject belongs to.'),
+    keys: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), KeySchema, {
+      description: 'Named keys this identity may mint.',
+    }),
+  },
+  strict,
+);
+
+export const AccessProviderSchema = Type.Object(
+  {
+    name: Str('Name used by keys’ `provider`.'),
+    type: Str(`Provider type: ${PROVIDER_TYPES.join(' | ')}.`),
+    audience: Type.Optional(Str('Broker-token audience for this provider (§5); defaults per type.')),
+    maxDuration: Type.Optional(Int('Cap for every key of this provider, seconds.', undefined, 1)),
+    region: Type.Optional(Str('aws-sts, minio: region.')),
+    endpoint: Type.Optional(
+      Str('aws-sts: STS endpoint override; minio: STS endpoint (required); gcp: IAM Credentials endpoint.'),
+    ),
+    externalId: Type.Optional(Str('aws-sts: default ExternalId for keys’ `assumeRole` hop.')),
+    tags: Type.Optional(StrMap('aws-sts: session tags for keys’ `assumeRole` hop.')),
+    projectId: Type.Optional(Str('gcp: informational project id.')),
+    workloadIdentityProvider: Type.Optional(Str('gcp (required): `//iam.googleapis.com/projects/…/providers/…`.')),
+    stsEndpoint: Type.Optional(Str('gcp: Google STS endpoint override.')),
+    tenantId: Type.Optional(Str('azure (required): tenant id.')),
+    clientId: Type.Optional(Str('azure (required): application (client) id holding the federated credential.')),
+    environment: Type.Optional(
+      Literals(['AzurePublicCloud', 'AzureUSGovernment', 'AzureChina'] as const, 'azure: cloud environment.'),
+    ),
+    authorityHost: Type.Optional(Str('azure: authority host URL override.')),
+  },
+  strict,
+);
+
+export const RateLimitSchema = Type.Object(
+  {
+    enabled: Bool('Per-client-IP rate limiting.', true),
+    windowMs: Int('Window, ms.', 900000, 1),
+    max: Int('Requests per IP per window.', 1000, 1),
+    message: Type.String({ description: 'The 429 body’s message.', default: 'Too many requests from this IP' }),
+    legacyHeaders: Bool('Send `X-RateLimit-Limit/-Remaining/-Reset`.', true),
+    standardHeaders: Bool('Send IETF `RateLimit-Limit/-Remaining/-Reset`.', false),
+    perSubject: Type.Optional(
+      Type.Object(
+        { windowMs: Int('Window, ms.', 60000, 1), max: Int('Verified mints per (iss, sub) per window.', 60, 1) },
+        { ...strict, description: 'Second limit keyed by verified (iss, sub); off unless set.' },
+      ),
+    ),
+  },
+  { ...strict, description: 'Rate limits; `/health*` and `/metrics` are exempt.', default: {} },
+);
+
+export const AuditSchema = Type.Object(
+  {
+    enabled: Bool('Emit audit events.', true),
+    file: Type.Optional(Str('Append-only audit file (JSON lines), besides the log stream.')),
+    maxSize: Type.Union([Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*([KMG]i?B|B)?$' }), Type.Integer({ minimum: 1 })], {
+      description: 'Rotate the audit file at this size (`100MB` = 100 MiB; or bytes).',
+      default: '100MB',
+    }),
+    maxFiles: Int('Rotated audit files kept.', 10, 1),
+    failClosed: Bool('With a file: a mint whose audit record cannot be written fails with 503.', true),
+  },
+  { ...strict, description: 'Audit events.', default: {} },
+);
+
+export const LoggingSchema = Type.Object(
+  {
+    level: Literals(['debug', 'info', 'warn', 'error'] as const, 'Log level.', 'info'),
+    format: Literals(['json', 'pretty'] as const, 'Log format.', 'json'),
+    redact: Type.Array(Type.String({ minLength: 1 }), {
+      description: 'Extra pino redact paths, added to the built-in ones.',
+      default: [],
+    }),
+    audit: AuditSchema,
+  },
+  { ...strict, description: 'Logging.', default: {} },
+);
+
+export const BrokerSchema = Type.Object(
+  {
+    httpTimeout: Int('Timeout of one outbound call, ms.', 5000, 1),
+    maxRetries: Int('Retries of idempotent or throttled outbound calls.', 2, 0, 10),
+    retryDelay: Int('Base delay between retries (jittered, doubled each time), ms.', 200, 0),
+  },
+  { ...strict, description: 'Outbound calls; all inside `server.requestTimeout`.', default: {} },
+);
+
+export const CacheSchema = Type.Object(
+  {
+    jwks: Type.Object(
+      {
+        ttl: Int('Key-set freshness, seconds.', 600, 1),
+        staleIfError: Int('Keep using the last good key set this long when the JWKS endpoint fails, seconds.', 86400, 0),
+        cooldown: Int('Least time between refetches of one issuer (unknown kid, failures), seconds.', 30, 0),
+        maxSize: Int('Most issuers whose key sets are cached.', 100, 1),
+      },
+      { ...strict, default: {} },
+    ),
+  },
+  { ...strict, description: 'Caches.', default: {} },
+);
+
+export const RedisSchema = Type.Object(
+  {
+    url: Str('`redis://[:password@]host:port/db` or `rediss://` for TLS.'),
+    keyPrefix: Type.String({ description: 'Prefix of every key.', default: 'voidkey:' }),
+    tls: Bool('Use TLS (also implied by `rediss://`).', false),
+  },
+  { ...strict, description: 'Shared state for many instances (rate limits, one-time tokens).' },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    includes: Type.Optional(StrList('Files merged under this one, relative to it, first to last.')),
+    server: ServerSchema,
+    brokerIdp: BrokerIdpSchema,
+    clientIdps: Type.Array(ClientIdpSchema, { description: 'Issuers whose tokens clients may present.', default: [] }),
+    accessProviders: Type.Array(AccessProviderSchema, { description: 'Where credentials are minted.', default: [] }),
+    clientIdentities: Type.Array(ClientIdentitySchema, {
+      description: 'Which subject (of which IdP) may mint which keys.',
+      default: [],
+    }),
+    rateLimit: RateLimitSchema,
+    logging: LoggingSchema,
+    broker: BrokerSchema,
+    cache: CacheSchema,
+    redis: Type.Optional(RedisSchema),
+  },
+  strict,
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type ServerConfig = Static<typeof ServerSchema>;
+export type BrokerIdpConfig = Static<typeof BrokerIdpSchema> & {
+  clientAuth: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  audienceParam: 'audience' | 'resource' | 'scope';
+};
+export type ClientIdpConfig = Static<typeof ClientIdpSchema> & { algorithms?: AllowedAlgorithm[] };
+export type AccessProviderConfig = Static<typeof AccessProviderSchema> & {
+  environment?: 'AzurePublicCloud' | 'AzureUSGovernment' | 'AzureChina';
+};
+export type KeyConfig = Static<typeof KeySchema>;
+export type ClientIdentityConfig = Static<typeof ClientIdentitySchema>;
+export type RateLimitConfig = Static<typeof RateLimitSchema>;
+export type LoggingConfig = Static<typeof LoggingSchema> & {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  format: 'json' | 'pretty';
+};

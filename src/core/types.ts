@@ -1,0 +1,115 @@
+/**
+ * Ports between the broker's core and the layers around it. Core defines
+ * them; providers/ and server/ implement or call them.
+ */
+import type { JWTPayload } from 'jose';
+import type { KeyConfig, ProviderType } from './config/schema.ts';
+
+/** A client token that passed every check of SPEC §3. */
+export interface VerifiedToken {
+  /** Exact `iss` claim (equals the configured issuer). */
+  iss: string;
+  sub: string;
+  /** Configured name of the client IdP that issued it. */
+  idp: string;
+  claims: JWTPayload;
+  /** `jti`, or the SHA-256 (hex) of the canonical decoded payload when there is none. */
+  tokenId: string;
+  /** `exp`, Unix seconds. */
+  expiresAt: number;
+}
+
+/** Verifies client tokens; throws InvalidTokenError (401) or ServiceUnavailableError (503). */
+export interface TokenVerifier {
+  verify(token: string, signal?: AbortSignal): Promise<VerifiedToken>;
+}
+
+/** Obtains broker tokens (client-credentials grant) per audience, cached. */
+export interface BrokerTokenSource {
+  /** A valid broker token whose `aud` contains `audience`. Throws UpstreamError. */
+  getToken(audience: string, signal?: AbortSignal): Promise<string>;
+}
+
+/** What a provider needs to mint one key. */
+export interface MintInput {
+  keyName: string;
+  key: Readonly<KeyConfig>;
+  /** Effective duration in seconds, already checked against the maxima (undefined for providers without one). */
+  durationSeconds: number | undefined;
+  /** Broker token for this provider's audience. */
+  brokerToken: string;
+  subject: string;
+  issuer: string;
+  /** Aborted when the request's deadline passes. */
+  signal: AbortSignal;
+}
+
+/** Audit facts of one minted key; never a secret. */
+export interface MintAudit {
+  role?: string;
+  serviceAccount?: string;
+  sessionName?: string;
+  accessKeyId?: string;
+  upstreamRequestId?: string;
+}
+
+/** What a provider returns for one key. */
+export interface MintOutput {
+  /** Provider fields by name (see `fields`), e.g. AccessKeyId. */
+  fields: Record<string, string>;
+  expiresAt: Date;
+  audit: MintAudit;
+}
+
+/**
+ * One configured access provider. `mint` throws UpstreamError ('refused' →
+ * 502, 'unavailable' → 503) with a safe reason, never an upstream body.
+ */
+export interface AccessProvider {
+  readonly name: string;
+  readonly type: ProviderType;
+  /** Audience of the broker token this provider presents. */
+  readonly audience: string;
+  /** Field names a key's `outputs` may map. */
+  readonly fields: readonly string[];
+  /** ENV_VAR → field, used when a key has no `outputs`. */
+  readonly defaultOutputs: Readonly<Record<string, string>>;
+  /** Duration rules in seconds; `undefined` when the provider chooses (azure). */
+  readonly durations: { min: number; default: number; max: number } | undefined;
+  mint(input: MintInput): Promise<MintOutput>;
+}
+
+/** Options of one outbound HTTP call. */
+export interface HttpRequest {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  /** ms for the whole exchange. */
+  timeoutMs: number;
+  /** Stop reading (and fail) past this many bytes. */
+  maxBytes: number;
+  signal?: AbortSignal;
+}
+
+/** A complete, size-capped response. Redirects are never followed. */
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/**
+ * Outbound HTTP port. Rejects with HttpError on timeout, network failure,
+ * oversize bodies and redirects (3xx is returned as a response, not followed).
+ */
+export type HttpClient = (url: string, request: HttpRequest) => Promise<HttpResponse>;
+
+/** Why an outbound call produced no usable response. */
+export class HttpError extends Error {
+  readonly kind: 'timeout' | 'network' | 'too_large' | 'aborted';
+  constructor(kind: HttpError['kind'], message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'HttpError';
+    this.kind = kind;
+  }
+}
