@@ -129,7 +129,14 @@ export class MintFailedError extends BrokerError {
  * retries. `details` may carry `failures` (for mints) or a `reason`.
  */
 export class ServiceUnavailableError extends BrokerError {
-  constructor(options: { message?: string; details?: Record<string, unknown>; retryAfter?: number; cause?: unknown } = {}) {
+  constructor(
+    options: {
+      message?: string;
+      details?: Record<string, unknown>;
+      retryAfter?: number;
+      cause?: unknown;
+    } = {},
+  ) {
     super('SERVICE_UNAVAILABLE', options);
   }
 }

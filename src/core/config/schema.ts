@@ -19,8 +19,7 @@ const Int = (description: string, def: number | undefined, min = 0, max?: number
   });
 const Bool = (description: string, def: boolean) => Type.Boolean({ description, default: def });
 const StrList = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
-const StrMap = (description: string) =>
-  Type.Record(Type.String(), Type.String(), { description });
+const StrMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
 
 /** Signature algorithms a client token may use (SPEC §3). */
 export const ALLOWED_ALGORITHMS = [
@@ -66,7 +65,10 @@ export const ServerSchema = Type.Object(
     requestTimeout: Int('One deadline per request, ms; every outbound retry happens inside it.', 10000, 1),
     shutdownGracePeriod: Int('Time to finish in-flight requests after SIGTERM, ms.', 15000, 0),
     drainDelay: Int('Time to keep serving after readiness turns false on SIGTERM, ms.', 0, 0),
-    allowQueryToken: Bool('Accept `?token=` on `GET /credentials/keys` (off: tokens in URLs leak into logs).', false),
+    allowQueryToken: Bool(
+      'Accept `?token=` on `GET /credentials/keys` (off: tokens in URLs leak into logs).',
+      false,
+    ),
     allowInsecureIssuers: Bool(
       'Permit `http://` issuers and provider endpoints. Development only; warned at every start.',
       false,
@@ -111,7 +113,9 @@ export const BrokerIdpSchema = Type.Object(
       'How the broker authenticates at the token endpoint.',
       'client_secret_basic',
     ),
-    privateKeyFile: Type.Optional(Str('PEM private key for `private_key_jwt` (path relative to the config file).')),
+    privateKeyFile: Type.Optional(
+      Str('PEM private key for `private_key_jwt` (path relative to the config file).'),
+    ),
     tokenEndpoint: Type.Optional(Str('Token endpoint; else taken from the issuer’s discovery document.')),
     audienceParam: Literals(
       ['audience', 'resource', 'scope'] as const,
@@ -132,7 +136,10 @@ export const ClientIdpSchema = Type.Object(
         description: 'Audience(s) a token must carry one of. Required unless `allowAnyAudience`.',
       }),
     ),
-    allowAnyAudience: Bool('Accept any audience (the only way to omit `audience`); warned at every start.', false),
+    allowAnyAudience: Bool(
+      'Accept any audience (the only way to omit `audience`); warned at every start.',
+      false,
+    ),
     jwksUri: Type.Optional(Str('JWKS URL; else from the issuer’s discovery document.')),
     algorithms: Type.Optional(
       Type.Array(Literals(ALLOWED_ALGORITHMS, 'algorithm'), {
@@ -141,7 +148,11 @@ export const ClientIdpSchema = Type.Object(
       }),
     ),
     clockTolerance: Int('Clock skew tolerated for exp/nbf/iat, seconds.', 30, 0, 300),
-    maxTokenLifetime: Int('Longest accepted token lifetime (exp − iat, or exp − now without iat), seconds.', 86400, 1),
+    maxTokenLifetime: Int(
+      'Longest accepted token lifetime (exp − iat, or exp − now without iat), seconds.',
+      86400,
+      1,
+    ),
     oneTimeUse: Bool('Each token (by iss + jti) mints once, across all instances.', false),
   },
   strict,
@@ -168,7 +179,9 @@ export const KeySchema = Type.Object(
   {
     provider: Str('Name of an access provider.'),
     description: Type.Optional(Type.String({ description: 'Shown in `/credentials/keys`.' })),
-    duration: Type.Optional(Int('Default and maximum lifetime for this key, seconds (not for azure).', undefined, 1)),
+    duration: Type.Optional(
+      Int('Default and maximum lifetime for this key, seconds (not for azure).', undefined, 1),
+    ),
     roleArn: Type.Optional(Str('aws-sts (required), minio: role to assume.')),
     roleSessionName: Type.Optional(Str('aws-sts: session name; default derived from the subject.')),
     policy: Type.Optional(Str('aws-sts, minio: inline session policy (JSON).')),
@@ -211,10 +224,14 @@ export const AccessProviderSchema = Type.Object(
     externalId: Type.Optional(Str('aws-sts: default ExternalId for keys’ `assumeRole` hop.')),
     tags: Type.Optional(StrMap('aws-sts: session tags for keys’ `assumeRole` hop.')),
     projectId: Type.Optional(Str('gcp: informational project id.')),
-    workloadIdentityProvider: Type.Optional(Str('gcp (required): `//iam.googleapis.com/projects/…/providers/…`.')),
+    workloadIdentityProvider: Type.Optional(
+      Str('gcp (required): `//iam.googleapis.com/projects/…/providers/…`.'),
+    ),
     stsEndpoint: Type.Optional(Str('gcp: Google STS endpoint override.')),
     tenantId: Type.Optional(Str('azure (required): tenant id.')),
-    clientId: Type.Optional(Str('azure (required): application (client) id holding the federated credential.')),
+    clientId: Type.Optional(
+      Str('azure (required): application (client) id holding the federated credential.'),
+    ),
     environment: Type.Optional(
       Literals(['AzurePublicCloud', 'AzureUSGovernment', 'AzureChina'] as const, 'azure: cloud environment.'),
     ),
@@ -228,12 +245,18 @@ export const RateLimitSchema = Type.Object(
     enabled: Bool('Per-client-IP rate limiting.', true),
     windowMs: Int('Window, ms.', 900000, 1),
     max: Int('Requests per IP per window.', 1000, 1),
-    message: Type.String({ description: 'The 429 body’s message.', default: 'Too many requests from this IP' }),
+    message: Type.String({
+      description: 'The 429 body’s message.',
+      default: 'Too many requests from this IP',
+    }),
     legacyHeaders: Bool('Send `X-RateLimit-Limit/-Remaining/-Reset`.', true),
     standardHeaders: Bool('Send IETF `RateLimit-Limit/-Remaining/-Reset`.', false),
     perSubject: Type.Optional(
       Type.Object(
-        { windowMs: Int('Window, ms.', 60000, 1), max: Int('Verified mints per (iss, sub) per window.', 60, 1) },
+        {
+          windowMs: Int('Window, ms.', 60000, 1),
+          max: Int('Verified mints per (iss, sub) per window.', 60, 1),
+        },
         { ...strict, description: 'Second limit keyed by verified (iss, sub); off unless set.' },
       ),
     ),
@@ -245,10 +268,13 @@ export const AuditSchema = Type.Object(
   {
     enabled: Bool('Emit audit events.', true),
     file: Type.Optional(Str('Append-only audit file (JSON lines), besides the log stream.')),
-    maxSize: Type.Union([Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*([KMG]i?B|B)?$' }), Type.Integer({ minimum: 1 })], {
-      description: 'Rotate the audit file at this size (`100MB` = 100 MiB; or bytes).',
-      default: '100MB',
-    }),
+    maxSize: Type.Union(
+      [Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*([KMG]i?B|B)?$' }), Type.Integer({ minimum: 1 })],
+      {
+        description: 'Rotate the audit file at this size (`100MB` = 100 MiB; or bytes).',
+        default: '100MB',
+      },
+    ),
     maxFiles: Int('Rotated audit files kept.', 10, 1),
     failClosed: Bool('With a file: a mint whose audit record cannot be written fails with 503.', true),
   },
@@ -282,7 +308,11 @@ export const CacheSchema = Type.Object(
     jwks: Type.Object(
       {
         ttl: Int('Key-set freshness, seconds.', 600, 1),
-        staleIfError: Int('Keep using the last good key set this long when the JWKS endpoint fails, seconds.', 86400, 0),
+        staleIfError: Int(
+          'Keep using the last good key set this long when the JWKS endpoint fails, seconds.',
+          86400,
+          0,
+        ),
         cooldown: Int('Least time between refetches of one issuer (unknown kid, failures), seconds.', 30, 0),
         maxSize: Int('Most issuers whose key sets are cached.', 100, 1),
       },
@@ -306,8 +336,14 @@ export const ConfigSchema = Type.Object(
     includes: Type.Optional(StrList('Files merged under this one, relative to it, first to last.')),
     server: ServerSchema,
     brokerIdp: BrokerIdpSchema,
-    clientIdps: Type.Array(ClientIdpSchema, { description: 'Issuers whose tokens clients may present.', default: [] }),
-    accessProviders: Type.Array(AccessProviderSchema, { description: 'Where credentials are minted.', default: [] }),
+    clientIdps: Type.Array(ClientIdpSchema, {
+      description: 'Issuers whose tokens clients may present.',
+      default: [],
+    }),
+    accessProviders: Type.Array(AccessProviderSchema, {
+      description: 'Where credentials are minted.',
+      default: [],
+    }),
     clientIdentities: Type.Array(ClientIdentitySchema, {
       description: 'Which subject (of which IdP) may mint which keys.',
       default: [],
