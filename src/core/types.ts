@@ -113,3 +113,42 @@ export class HttpError extends Error {
     this.kind = kind;
   }
 }
+
+/** The logging surface core needs (a pino logger satisfies it). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** A logger that drops everything (tests, library use). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/**
+ * Hooks through which core reports what it does; server/ implements them with
+ * prom-client. Labels are bounded: configured names only, never a subject.
+ */
+export interface Telemetry {
+  /** A client token was checked; `reason` is a TokenReason or 'ok'. */
+  tokenVerification(idp: string, result: 'success' | 'failure', reason: string): void;
+  /** A JWKS or discovery fetch for a configured issuer. */
+  jwksFetch(issuer: string, result: 'success' | 'failure' | 'stale'): void;
+  /** A broker token was requested from the broker IdP. */
+  brokerTokenRefresh(audience: string, result: 'success' | 'failure'): void;
+  /** One provider call, seconds. */
+  providerCall(provider: string, operation: string, result: 'success' | 'failure', seconds: number): void;
+}
+
+/** Telemetry that records nothing. */
+export const noTelemetry: Telemetry = {
+  tokenVerification() {},
+  jwksFetch() {},
+  brokerTokenRefresh() {},
+  providerCall() {},
+};

@@ -1,0 +1,5 @@
+/** Placeholder until the command lands; replaced by its owner. */
+export async function run(_args: string[]): Promise<number> {
+  process.stderr.write('voidkey config: not implemented yet\n');
+  return 1;
+}

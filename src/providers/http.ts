@@ -1,0 +1,103 @@
+/**
+ * The one outbound HTTP client: keep-alive pooling, a timeout for the whole
+ * exchange, no redirects followed, and a body cap enforced while streaming.
+ * `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` are honoured when set at start-up.
+ */
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { type HttpClient, HttpError, type HttpRequest, type HttpResponse } from '../core/types.ts';
+
+/** Options of the shared dispatcher. */
+export interface HttpClientOptions {
+  /** ms a connection may take to establish (default 5000). */
+  connectTimeout?: number;
+  /** ms an idle kept-alive socket is kept (default 30000). */
+  keepAliveTimeout?: number;
+  /** Honour proxy environment variables (default: when any is set). */
+  env?: Record<string, string | undefined>;
+}
+
+/** Builds the dispatcher every outbound call shares. */
+export function createDispatcher(options: HttpClientOptions = {}): Dispatcher {
+  const env = options.env ?? {};
+  const connect = { timeout: options.connectTimeout ?? 5000 };
+  const common = { connect, keepAliveTimeout: options.keepAliveTimeout ?? 30_000, connections: 128 };
+  const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => env[name]);
+  if (proxied) {
+    return new EnvHttpProxyAgent({
+      ...common,
+      httpProxy: env.HTTP_PROXY ?? env.http_proxy,
+      httpsProxy: env.HTTPS_PROXY ?? env.https_proxy,
+      noProxy: env.NO_PROXY ?? env.no_proxy,
+    });
+  }
+  return new Agent(common);
+}
+
+/** An HttpClient over `dispatcher` (a fresh keep-alive agent when omitted). */
+export function createHttpClient(dispatcher: Dispatcher = createDispatcher()): HttpClient {
+  return (url, req) => send(dispatcher, url, req);
+}
+
+async function send(dispatcher: Dispatcher, url: string, req: HttpRequest): Promise<HttpResponse> {
+  const timeout = AbortSignal.timeout(req.timeoutMs);
+  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+  try {
+    const res = await request(url, {
+      dispatcher,
+      method: req.method ?? 'GET',
+      headers: req.headers,
+      body: req.body,
+      signal,
+      maxRedirections: 0,
+    });
+    const body = await readCapped(res.body, req.maxBytes, res.headers['content-length']);
+    return { status: res.statusCode, headers: flattenHeaders(res.headers), body };
+  } catch (err) {
+    throw classify(err, timeout, req.signal);
+  }
+}
+
+async function readCapped(
+  body: Readable,
+  maxBytes: number,
+  declared: string | string[] | undefined,
+): Promise<Buffer> {
+  if (typeof declared === 'string' && Number(declared) > maxBytes) {
+    discard(body);
+    throw new HttpError('too_large', `response declares ${declared} bytes, over the ${maxBytes}-byte cap`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      discard(body);
+      throw new HttpError('too_large', `response exceeds the ${maxBytes}-byte cap`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** Drops the rest of a body; the abort it causes is expected, not an error. */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function classify(err: unknown, timeout: AbortSignal, caller: AbortSignal | undefined): HttpError {
+  if (err instanceof HttpError) return err;
+  if (caller?.aborted) return new HttpError('aborted', 'request aborted by caller', { cause: err });
+  if (timeout.aborted) return new HttpError('timeout', 'request timed out', { cause: err });
+  const code = (err as { code?: string }).code;
+  return new HttpError('network', code ? `network error (${code})` : 'network error', { cause: err });
+}
