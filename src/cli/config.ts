@@ -1,5 +1,230 @@
-/** Placeholder until the command lands; replaced by its owner. */
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write('voidkey config: not implemented yet\n');
-  return 1;
+/**
+ * `voidkey config validate [--config PATH] [--check-connectivity]`: loads a
+ * broker config exactly as `serve` would and reports every problem at once.
+ * Exit 0 valid (warnings on stderr, prefixed `warning:`), 1 invalid (one line
+ * per problem), 2 usage error.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createBrokerTokenSource } from '../core/broker-token.ts';
+import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/config/index.ts';
+import type { AccessProviderConfig, BrokerIdpConfig, ClientIdpConfig } from '../core/config/schema.ts';
+import { resolveProviderAudience } from '../core/providers-meta.ts';
+import { createTokenVerifier } from '../core/token/index.ts';
+import type { HttpClient } from '../core/types.ts';
+import { createDispatcher, createHttpClient } from '../providers/http.ts';
+
+/** Where the command reads its environment and writes its output (tests pass their own). */
+export interface CommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  /** Directory relative config paths resolve against. */
+  cwd: string;
+}
+
+const USAGE = `Usage: voidkey config validate [--config PATH] [--check-connectivity]
+
+Validates a broker config and prints every problem at once, one line each as
+"path.to.field: what is wrong". Warnings go to stderr prefixed "warning:".
+Exit status: 0 valid, 1 invalid, 2 usage error.
+
+Options:
+  --config PATH          the config file; else $CONFIG_PATH, ./config/config.yaml,
+                         /etc/voidkey/config.yaml (first found)
+  --check-connectivity   also fetch each issuer's discovery document and JWKS and
+                         one broker token per audience, reporting what fails
+  -h, --help             show this help
+`;
+
+function processIo(): CommandIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}
+
+interface ValidateFlags {
+  config: string | undefined;
+  checkConnectivity: boolean;
+  help: boolean;
+}
+
+function parseFlags(args: string[]): ValidateFlags | string {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        'check-connectivity': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    return {
+      config: values.config,
+      checkConnectivity: values['check-connectivity'] === true,
+      help: values.help === true,
+    };
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** What {@link checkConnectivity} needs besides the config. */
+export interface ConnectivityOptions {
+  /** Outbound HTTP client (the broker's own: no redirects, size caps, timeouts). */
+  http: HttpClient;
+  /** Directory of the root config file (a relative `privateKeyFile`). */
+  configDir: string;
+}
+
+/** Longest upstream detail quoted in a connectivity line. */
+const MAX_DETAIL = 300;
+
+function detail(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error ? (err.cause as { message?: unknown } | undefined) : undefined;
+  const extra = cause && typeof cause.message === 'string' ? ` (${cause.message})` : '';
+  return `${message}${extra}`.split('\n')[0]?.slice(0, MAX_DETAIL) ?? '';
+}
+
+async function checkClientIdps(config: Config, options: ConnectivityOptions): Promise<string[]> {
+  const idps = config.clientIdps as readonly ClientIdpConfig[];
+  const verifier = createTokenVerifier({
+    idps,
+    jwks: config.cache.jwks,
+    http: options.http,
+    httpTimeout: config.broker.httpTimeout,
+    allowInsecureIssuers: config.server.allowInsecureIssuers,
+  });
+  const results = await Promise.all(
+    idps.map(async (idp, i) => {
+      try {
+        const { keys } = await verifier.refreshKeys(idp.name);
+        return keys > 0 ? undefined : `clientIdps[${i}].issuer: the JWKS holds no usable key`;
+      } catch (err) {
+        return `clientIdps[${i}].issuer: cannot fetch discovery/JWKS: ${detail(err)}`;
+      }
+    }),
+  );
+  return results.filter((r): r is string => r !== undefined);
+}
+
+/** One broker token per distinct provider audience, each checked for its `aud` by the token source. */
+async function checkBrokerTokens(config: Config, options: ConnectivityOptions): Promise<string[]> {
+  const idp = config.brokerIdp as BrokerIdpConfig;
+  let tokens: ReturnType<typeof createBrokerTokenSource>;
+  try {
+    tokens = createBrokerTokenSource({
+      idp,
+      configDir: options.configDir,
+      http: options.http,
+      httpTimeout: config.broker.httpTimeout,
+      maxRetries: config.broker.maxRetries,
+      retryDelay: config.broker.retryDelay,
+      allowInsecureIssuers: config.server.allowInsecureIssuers,
+    });
+  } catch (err) {
+    return [`brokerIdp: ${detail(err)}`];
+  }
+  const firstByAudience = new Map<string, number>();
+  for (const [i, p] of config.accessProviders.entries()) {
+    const audience = resolveProviderAudience(p as AccessProviderConfig, idp);
+    if (audience !== undefined && !firstByAudience.has(audience)) firstByAudience.set(audience, i);
+  }
+  const results = await Promise.all(
+    [...firstByAudience].map(async ([audience, i]) => {
+      try {
+        await tokens.getToken(audience);
+        return undefined;
+      } catch (err) {
+        return `accessProviders[${i}].audience: cannot obtain a broker token for ${JSON.stringify(audience)}: ${detail(err)}`;
+      }
+    }),
+  );
+  return results.filter((r): r is string => r !== undefined);
+}
+
+/**
+ * `--check-connectivity`: fetches every client issuer's discovery document and
+ * JWKS now, and one broker token per distinct provider audience (its `aud`
+ * checked). Returns one `path.to.field: what failed` line per failure; never
+ * prints a token.
+ */
+export async function checkConnectivity(config: Config, options: ConnectivityOptions): Promise<string[]> {
+  const [idps, tokens] = await Promise.all([
+    checkClientIdps(config, options),
+    checkBrokerTokens(config, options),
+  ]);
+  return [...idps, ...tokens];
+}
+
+/** Runs `voidkey config <subcommand>`; returns the exit code. */
+export async function run(args: string[], io: CommandIo = processIo()): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (sub !== 'validate') {
+    io.stderr(
+      `voidkey config: ${sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`}\n\n${USAGE}`,
+    );
+    return 2;
+  }
+  const flags = parseFlags(rest);
+  if (typeof flags === 'string') {
+    io.stderr(`voidkey config validate: ${flags}\n\n${USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  return validate(flags, io);
+}
+
+async function validate(flags: ValidateFlags, io: CommandIo): Promise<number> {
+  const found = findConfigPath({
+    ...(flags.config === undefined ? {} : { flag: flags.config }),
+    env: io.env,
+    exists: (p) => existsSync(resolve(io.cwd, p)),
+  });
+  if (found === undefined) {
+    io.stderr(
+      '(root): no config file found: pass --config PATH or set CONFIG_PATH ' +
+        '(also searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
+    );
+    return 1;
+  }
+  let loaded: Awaited<ReturnType<typeof loadConfig>>;
+  try {
+    loaded = await loadConfig({ path: resolve(io.cwd, found), env: io.env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) io.stderr(`${problem}\n`);
+    return 1;
+  }
+  for (const warning of loaded.warnings) io.stderr(`warning: ${warning}\n`);
+  if (flags.checkConnectivity) {
+    const dispatcher = createDispatcher({ env: io.env });
+    const configDir = dirname(resolve(io.cwd, found));
+    try {
+      const failures = await checkConnectivity(loaded.config, {
+        http: createHttpClient(dispatcher),
+        configDir,
+      });
+      for (const failure of failures) io.stderr(`${failure}\n`);
+      if (failures.length > 0) return 1;
+    } finally {
+      await dispatcher.destroy();
+    }
+  }
+  io.stdout(`config OK: ${found}\n`);
+  return 0;
 }

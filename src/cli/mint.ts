@@ -1,5 +1,178 @@
-/** Placeholder until the command lands; replaced by its owner. */
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write('voidkey mint: not implemented yet\n');
-  return 1;
+/**
+ * `voidkey mint`: mints credentials for named keys (or every granted key) and
+ * prints them in one format. Nothing is printed unless every key was minted.
+ */
+import type { BrokerClient, MintAnswer } from './client/broker.ts';
+import type { ProcessCredentials } from './client/cache.ts';
+import {
+  cacheLocation,
+  formatProcessCredentials,
+  fromCache,
+  toCache,
+  toProcessCredentials,
+} from './client/credential-process.ts';
+import { CliError, EXIT, runCommand, usageError } from './client/exit.ts';
+import { parseDuration, parseFlags, parseKeyList } from './client/flags.ts';
+import { formatDotenv, formatEnv, formatJson, formatYaml, type Minted } from './client/formats.ts';
+import { exportToGithub, requireGithubEnv } from './client/github.ts';
+import { commandHelp } from './client/help.ts';
+import { tokenIdentity } from './client/jwt.ts';
+import { openSession, type Session, warn } from './client/session.ts';
+import { resolveSettings, type Settings } from './client/settings.ts';
+
+const OPTIONS = {
+  keys: { type: 'string' },
+  all: { type: 'boolean' },
+  output: { type: 'string' },
+  duration: { type: 'string' },
+} as const;
+
+const FORMATS = ['env', 'json', 'yaml', 'dotenv', 'github', 'credential-process'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** Keys per POST /credentials/mint (the API's limit). */
+const BATCH = 10;
+
+const HELP = commandHelp(
+  'Usage: voidkey mint (--keys A,B | --all) [--output FORMAT] [--duration SECONDS] [options]',
+  `Mints short-lived credentials for the named keys and prints them to stdout (messages go to stderr).
+
+Options:
+  --keys A,B          keys to mint (default: default_keys in the config file)
+  --all               every key the broker lists for your identity (minted 10 per request)
+  --output FORMAT     env (default; config output_format) | json | yaml | dotenv | github | credential-process
+                        env        export NAME='value' lines, for eval "$(voidkey mint ...)"
+                        dotenv     NAME=value lines for docker --env-file (no newlines allowed in values)
+                        json       {"KEY": {"NAME": "value"}}
+                        yaml       KEY: / NAME: "value", every value double-quoted
+                        github     masks each value (::add-mask::) and appends it to $GITHUB_ENV
+                        credential-process
+                                   one AWS key as AWS credential_process JSON, cached in ~/.voidkey/cache
+                                   until 5 minutes before expiry
+  --duration SECONDS  requested lifetime; the broker refuses more than the key's maximum
+`,
+);
+
+/** Runs `voidkey mint`; returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  return runCommand(async (secrets) => {
+    const flags = parseFlags('mint', args, OPTIONS);
+    if (flags.help) {
+      process.stdout.write(HELP);
+      return EXIT.OK;
+    }
+    const settings = await resolveSettings(flags, process.env, warn);
+    const format = resolveFormat(flags.output, settings);
+    const duration = parseDuration(flags.duration);
+    const requested = flags.all ? undefined : resolveKeys(flags, settings);
+    if (flags.all && flags.keys !== undefined) throw usageError('--keys and --all are mutually exclusive');
+    if (format === 'credential-process' && requested !== undefined && requested.length !== 1) {
+      throw usageError(`--output credential-process needs exactly one key, got ${requested.length}`);
+    }
+    // Checked before minting, so nothing is minted that could not be exported.
+    if (format === 'github') requireGithubEnv(process.env);
+    const session = await openSession(flags, settings, process.env, secrets);
+    try {
+      const token = await session.tokens.get();
+      session.broker.subject = tokenIdentity(token)?.sub;
+      const keys = requested ?? (await allKeys(session.broker, token));
+      if (format === 'credential-process')
+        return await credentialProcess(session, settings, token, keys, duration);
+      const { minted } = await mintAll(session, token, keys, duration);
+      if (format === 'github') {
+        const names = await exportToGithub(minted, requireGithubEnv(process.env), (t) =>
+          process.stdout.write(t),
+        );
+        warn(`exported ${names.join(', ')} to $GITHUB_ENV`);
+      } else {
+        process.stdout.write(render(format, minted));
+      }
+      return EXIT.OK;
+    } finally {
+      await session.close();
+    }
+  });
+}
+
+function resolveFormat(flag: string | undefined, settings: Settings): Format {
+  const value = flag ?? settings.config.output_format ?? 'env';
+  if (!(FORMATS as readonly string[]).includes(value)) {
+    const source = flag !== undefined ? '--output' : 'output_format in the config file';
+    throw usageError(`${source}: '${value.slice(0, 40)}' is not one of ${FORMATS.join(', ')}`);
+  }
+  return value as Format;
+}
+
+function resolveKeys(flags: { keys?: string }, settings: Settings): string[] {
+  if (flags.keys !== undefined) return parseKeyList(flags.keys, '--keys');
+  if (settings.config.default_keys !== undefined) return settings.config.default_keys;
+  throw usageError('no keys: pass --keys A,B or --all, or set default_keys in ~/.voidkey/config.yaml');
+}
+
+async function allKeys(broker: BrokerClient, token: string): Promise<string[]> {
+  const answer = await broker.listKeys(token);
+  if (answer.keys.length === 0) {
+    throw new CliError(
+      EXIT.DENIED,
+      `--all: the broker grants no keys to subject '${answer.subject.slice(0, 255)}'`,
+    );
+  }
+  return answer.keys.map((key) => key.name);
+}
+
+/** Mints `keys` in requests of at most 10; any failure aborts before anything is printed. */
+async function mintAll(
+  session: Session,
+  first: string,
+  keys: string[],
+  duration: number | undefined,
+): Promise<{ minted: Minted; expiries: Record<string, string> }> {
+  const minted: Array<[string, Record<string, string>]> = [];
+  const expiries: Record<string, string> = {};
+  for (let start = 0; start < keys.length; start += BATCH) {
+    const batch = keys.slice(start, start + BATCH);
+    // A runner token is fetched afresh per request, for brokers enforcing one-time use.
+    const token = start === 0 ? first : await session.tokens.get();
+    const answer: MintAnswer = await session.broker.mint(token, batch, duration);
+    for (const key of batch) {
+      minted.push([key, answer.credentials[key] as Record<string, string>]);
+      expiries[key] = answer.keyExpiresAt[key] ?? answer.expiresAt;
+    }
+  }
+  return { minted: minted as Minted, expiries };
+}
+
+function render(format: Exclude<Format, 'github' | 'credential-process'>, minted: Minted): string {
+  switch (format) {
+    case 'env':
+      return formatEnv(minted);
+    case 'dotenv':
+      return formatDotenv(minted);
+    case 'json':
+      return formatJson(minted);
+    case 'yaml':
+      return formatYaml(minted);
+  }
+}
+
+async function credentialProcess(
+  session: Session,
+  settings: Settings,
+  token: string,
+  keys: string[],
+  duration: number | undefined,
+): Promise<number> {
+  const [key] = keys;
+  if (key === undefined || keys.length !== 1) {
+    throw usageError(`--output credential-process needs exactly one key; the broker lists ${keys.length}`);
+  }
+  const file = cacheLocation(settings.brokerUrl, key, tokenIdentity(token));
+  let credentials: ProcessCredentials | undefined = await fromCache(file);
+  if (credentials === undefined) {
+    const { minted, expiries } = await mintAll(session, token, keys, duration);
+    credentials = toProcessCredentials(key, minted[0]?.[1] ?? {}, expiries[key]);
+    await toCache(file, credentials, warn);
+  }
+  process.stdout.write(formatProcessCredentials(credentials));
+  return EXIT.OK;
 }

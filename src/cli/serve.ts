@@ -1,5 +1,141 @@
-/** Placeholder until the command lands; replaced by its owner. */
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write('voidkey serve: not implemented yet\n');
-  return 1;
+/**
+ * `voidkey serve [--config PATH] [--port N] [--host ADDR]`: runs the broker.
+ * Config search: `--config`, `$CONFIG_PATH`, ./config/config.yaml,
+ * /etc/voidkey/config.yaml. Port: `--port`, `$PORT`, `server.port` (3000).
+ * An invalid config exits 1 at once with one line per problem, exactly as
+ * `config validate` prints them — never a half-started broker.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/config/index.ts';
+import type { LoggingConfig } from '../core/config/schema.ts';
+import { createLogger, startBroker } from '../server/main.ts';
+
+const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]
+
+Runs the credential broker.
+
+Options:
+  --config PATH   the config file; else $CONFIG_PATH, ./config/config.yaml,
+                  /etc/voidkey/config.yaml (first found)
+  --port N        port to listen on; else $PORT, server.port, 3000
+  --host ADDR     address to listen on; else server.host (0.0.0.0)
+  -h, --help      show this help
+`;
+
+interface ServeFlags {
+  config?: string;
+  port?: string;
+  host?: string;
+  help: boolean;
+}
+
+function parseFlags(args: string[]): ServeFlags | string {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    return { ...values, help: values.help === true };
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** A TCP port from text, or undefined when it is not one. */
+function parsePort(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65535 ? port : undefined;
+}
+
+/** Development conveniences warned at every start, whether or not the loader already said so. */
+function startWarnings(config: Readonly<Config>, warnings: readonly string[]): string[] {
+  const all = [...warnings];
+  if (config.server.allowInsecureIssuers && !all.some((w) => w.includes('allowInsecureIssuers'))) {
+    all.push('server.allowInsecureIssuers: http:// issuers and endpoints are permitted (development only)');
+  }
+  config.clientIdps.forEach((idp, i) => {
+    const path = `clientIdps[${i}].allowAnyAudience`;
+    if (idp.allowAnyAudience && !all.some((w) => w.startsWith(path))) {
+      all.push(`${path}: tokens of any audience are accepted from ${idp.name}`);
+    }
+  });
+  return all;
+}
+
+/** Runs `voidkey serve`; resolves once listening (the server keeps the process alive). */
+export async function run(
+  args: string[],
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  const flags = parseFlags(args);
+  if (typeof flags === 'string') {
+    process.stderr.write(`voidkey serve: ${flags}\n\n${USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const port = choosePort(flags.port, env.PORT);
+  if (typeof port === 'string') {
+    process.stderr.write(`voidkey serve: ${port}\n`);
+    return flags.port === undefined ? 1 : 2;
+  }
+
+  const found = findConfigPath({ ...(flags.config ? { flag: flags.config } : {}), env, exists: existsSync });
+  if (found === undefined) {
+    process.stderr.write(
+      '(root): no config file found: pass --config PATH or set CONFIG_PATH ' +
+        '(also searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
+    );
+    return 1;
+  }
+  let loaded: Awaited<ReturnType<typeof loadConfig>>;
+  try {
+    loaded = await loadConfig({ path: resolve(found), env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) process.stderr.write(`${problem}\n`);
+    return 1;
+  }
+
+  const { config } = loaded;
+  const logger = createLogger(config.logging as LoggingConfig);
+  for (const warning of startWarnings(config, loaded.warnings))
+    logger.warn({ warning }, `config: ${warning}`);
+  try {
+    await startBroker({
+      config,
+      configPath: resolve(found),
+      ...(flags.host === undefined ? {} : { host: flags.host }),
+      ...(port === undefined ? {} : { port }),
+      logger,
+      env,
+      handleSignals: true,
+    });
+  } catch (err) {
+    logger.error({ err }, 'the broker could not start');
+    process.stderr.write(`voidkey serve: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/** `--port`, else `$PORT`, else undefined (config decides); a string is the error. */
+function choosePort(flag: string | undefined, fromEnv: string | undefined): number | undefined | string {
+  if (flag !== undefined) return parsePort(flag) ?? `--port: not a port number: ${JSON.stringify(flag)}`;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    return parsePort(fromEnv) ?? `PORT: not a port number: ${JSON.stringify(fromEnv)}`;
+  }
+  return undefined;
 }

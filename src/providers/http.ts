@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { isRetryableHttpError, withRetry } from '../core/retry.ts';
 import { type HttpClient, HttpError, type HttpRequest, type HttpResponse } from '../core/types.ts';
 
 /** Options of the shared dispatcher. */
@@ -100,4 +101,44 @@ function classify(err: unknown, timeout: AbortSignal, caller: AbortSignal | unde
   if (timeout.aborted) return new HttpError('timeout', 'request timed out', { cause: err });
   const code = (err as { code?: string }).code;
   return new HttpError('network', code ? `network error (${code})` : 'network error', { cause: err });
+}
+
+/** A 5xx answer to a GET, carried through the retry loop. */
+class ServerErrorAnswer extends Error {
+  constructor(readonly response: HttpResponse) {
+    super(`HTTP ${response.status}`);
+  }
+}
+
+/**
+ * `http` with retries for idempotent fetches (JWKS, discovery): GETs that
+ * failed on the network, timed out or answered 5xx are tried again with
+ * jittered backoff, never after the caller's signal fired. A 4xx is never
+ * retried; POSTs pass through untouched (their callers retry where safe).
+ * When retries run out, the last 5xx answer is returned as it came.
+ */
+export function withIdempotentRetries(
+  http: HttpClient,
+  options: { maxRetries: number; retryDelay: number; random?: () => number },
+): HttpClient {
+  return (url, req) => {
+    if ((req.method ?? 'GET') !== 'GET' || options.maxRetries === 0 || req.signal?.aborted) {
+      return http(url, req);
+    }
+    const attempt = async () => {
+      const res = await http(url, req);
+      if (res.status >= 500) throw new ServerErrorAnswer(res);
+      return res;
+    };
+    return withRetry(attempt, {
+      maxRetries: options.maxRetries,
+      retryDelay: options.retryDelay,
+      isRetryable: (err) => err instanceof ServerErrorAnswer || isRetryableHttpError(err),
+      ...(req.signal ? { signal: req.signal } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    }).catch((err: unknown) => {
+      if (err instanceof ServerErrorAnswer) return err.response;
+      throw err;
+    });
+  };
 }

@@ -77,8 +77,8 @@ export const ServerSchema = Type.Object(
     tls: Type.Optional(
       Type.Object(
         {
-          cert: Str('PEM certificate chain file.'),
-          key: Str('PEM private key file.'),
+          cert: Str('PEM certificate chain file (relative to the config file that sets it).'),
+          key: Str('PEM private key file (relative to the config file that sets it).'),
         },
         { ...strict, description: 'Serve HTTPS natively (TLS ≥ 1.2). Reloaded on SIGHUP.' },
       ),
@@ -114,7 +114,7 @@ export const BrokerIdpSchema = Type.Object(
       'client_secret_basic',
     ),
     privateKeyFile: Type.Optional(
-      Str('PEM private key for `private_key_jwt` (path relative to the config file).'),
+      Str('PEM private key for `private_key_jwt` (relative to the config file that sets it).'),
     ),
     tokenEndpoint: Type.Optional(Str('Token endpoint; else taken from the issuer’s discovery document.')),
     audienceParam: Literals(
@@ -267,9 +267,20 @@ export const RateLimitSchema = Type.Object(
 export const AuditSchema = Type.Object(
   {
     enabled: Bool('Emit audit events.', true),
-    file: Type.Optional(Str('Append-only audit file (JSON lines), besides the log stream.')),
+    file: Type.Optional(
+      Str(
+        'Append-only audit file (JSON lines), besides the log stream (relative to the config file that sets it).',
+      ),
+    ),
     maxSize: Type.Union(
-      [Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*([KMG]i?B|B)?$' }), Type.Integer({ minimum: 1 })],
+      [
+        Type.String({
+          pattern: '^[0-9]+(\\.[0-9]+)?\\s*([KMG]i?B|B)?$',
+          errorMessage:
+            'must be a size like 100MB (units B, KB, MB, GB, KiB, MiB, GiB; all binary) or a byte count',
+        }),
+        Type.Integer({ minimum: 1 }),
+      ],
       {
         description: 'Rotate the audit file at this size (`100MB` = 100 MiB; or bytes).',
         default: '100MB',

@@ -1,0 +1,53 @@
+/**
+ * Where a run's numbers go: Markdown tables on stdout (the ones
+ * docs/performance.md quotes) and the whole result as JSON in bench/results/.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CliStartup } from './cli-startup.ts';
+import type { PeerStats } from './peers.ts';
+import { ratioTable, resultsTable, type Summary, type TargetResult, targetsTable } from './report.ts';
+
+const RESULTS = resolve(dirname(fileURLToPath(import.meta.url)), 'results');
+
+/** What a full or quick run reports. */
+export interface RunReport {
+  summaries: Summary[];
+  targets: TargetResult[];
+  memory: Record<string, Record<string, number>>;
+  cli: CliStartup;
+  logging: { lines: number; levels: Record<string, number> };
+  peers: PeerStats;
+}
+
+/** Prints the tables and the one-line facts of `result` to stdout. */
+export function printReport(result: RunReport): void {
+  const out = [
+    '## Throughput and latency',
+    resultsTable(result.summaries),
+    '',
+    '## Ratios against the floor (AWS SDK)',
+    ratioTable(result.summaries, 'floor'),
+    '',
+    '## Ratios against the raw floor (undici, no SDK)',
+    ratioTable(result.summaries, 'floor-raw'),
+    '',
+    '## Targets',
+    targetsTable(result.targets),
+    '',
+    `Peak RSS (VmHWM, MiB): ${JSON.stringify(result.memory)}`,
+    `CLI (ms, median): node -e 0 ${result.cli.node.median.toFixed(1)}, version ${result.cli.version.median.toFixed(1)}, mint ${result.cli.mint.median.toFixed(1)} (exit codes ${result.cli.mint.exitCodes.join(',')})`,
+    `Broker output during the run: ${result.logging.lines} lines, by pino level ${JSON.stringify(result.logging.levels)}`,
+    `STS peer: ${result.peers.stsRequests} requests, ${result.peers.stsTokenVerifications} broker-token verifications, ${result.peers.stsJwksFetches} JWKS fetches`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** Writes `data` to bench/results/NAME.json; returns the path. */
+export async function writeResults(name: string, data: unknown): Promise<string> {
+  await mkdir(RESULTS, { recursive: true });
+  const path = join(RESULTS, `${name}.json`);
+  await writeFile(path, `${JSON.stringify(data, null, 2)}\n`);
+  return path;
+}

@@ -1,0 +1,377 @@
+/**
+ * `npm run bench [-- --quick | --profile]`: the broker against the floor, in
+ * one run on one machine, reported as ratios.
+ *
+ * CPU layout (2 cores): the server under test (broker or floor) on the last
+ * CPU; this process (autocannon) and the peers process on CPU 0. Every
+ * configuration is measured `repeats` times, targets alternating, and
+ * reported as median (min–max). Results go to bench/results/<date>[-mode].json.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { measureCliStartup } from './cli-startup.ts';
+import { KEY_NAMES } from './config.ts';
+import { type LoadOptions, measure, warmUp } from './measure.ts';
+import { printReport, writeResults } from './output.ts';
+import type { PeerStats } from './peers.ts';
+import { type CpuPlan, memoryMiB, pinProcess, planCpus, type ServerProcess } from './procs.ts';
+import { runProfile } from './profile-run.ts';
+import { type Run, summarize } from './report.ts';
+import { type BrokerCounts, judgeTargets } from './targets.ts';
+import {
+  BIN,
+  checkServer,
+  type PeersClient,
+  startBrokerProcess,
+  startFloorProcess,
+  startPeersProcess,
+} from './world.ts';
+
+const IDPS = 20;
+const IDENTITIES = 500;
+const TOKENS = 3000;
+
+/** How long and how often to measure. */
+interface Plan {
+  mode: 'full' | 'quick' | 'profile';
+  duration: number;
+  warmup: number;
+  repeats: number;
+  connections: number[];
+  cliRuns: number;
+  mintRuns: number;
+}
+
+function planFrom(argv: string[]): Plan {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      repeats: { type: 'string' },
+      connections: { type: 'string' },
+    },
+  });
+  const quick = values.quick === true;
+  const plan: Plan = quick
+    ? { mode: 'quick', duration: 3, warmup: 1, repeats: 1, connections: [10], cliRuns: 5, mintRuns: 3 }
+    : { mode: 'full', duration: 10, warmup: 3, repeats: 3, connections: [10, 50], cliRuns: 20, mintRuns: 10 };
+  if (values.profile) plan.mode = 'profile';
+  if (values.duration) plan.duration = Number(values.duration);
+  if (values.repeats) plan.repeats = Number(values.repeats);
+  if (values.connections) plan.connections = values.connections.split(',').map(Number);
+  return plan;
+}
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+/** Everything the phases share. */
+interface Context {
+  plan: Plan;
+  cpus: CpuPlan;
+  dir: string;
+  peers: PeersClient;
+  tokens: { main: string[]; small: string[]; large: string[] };
+  runs: Run[];
+}
+
+function load(
+  ctx: Context,
+  server: ServerProcess,
+  tokens: string[],
+  keys: number,
+  connections: number,
+): LoadOptions {
+  return {
+    url: server.url,
+    tokens,
+    keys: KEY_NAMES.slice(0, keys),
+    connections,
+    duration: ctx.plan.duration,
+  };
+}
+
+/** Warms each target, then measures them in rotating order, `repeats` times. */
+async function alternate(
+  ctx: Context,
+  phase: Run['phase'],
+  targets: Array<{ name: string; server: ServerProcess; tokens: string[] }>,
+  keys: number,
+  connections: number,
+): Promise<void> {
+  for (const t of targets) {
+    await warmUp({ ...load(ctx, t.server, t.tokens, keys, connections), duration: ctx.plan.warmup });
+  }
+  for (let repeat = 0; repeat < ctx.plan.repeats; repeat++) {
+    const order = targets.map((_, i) => targets[(i + repeat) % targets.length] as (typeof targets)[number]);
+    for (const t of order) {
+      const options = load(ctx, t.server, t.tokens, keys, connections);
+      const m = await measure(options, {
+        server: t.server.pid,
+        peers: ctx.peers.pid,
+        serverCore: ctx.cpus.server,
+        loadCore: ctx.cpus.load,
+      });
+      ctx.runs.push({ phase, target: t.name, keys, connections, repeat, ...m });
+      log(
+        `${phase} ${t.name} keys=${keys} c=${connections} #${repeat + 1}: ${m.rps.toFixed(0)} req/s p50 ${m.p50.toFixed(2)} p99 ${m.p99.toFixed(2)} ms cpu ${m.serverCpu.toFixed(2)} others ${m.foreignCpu.toFixed(2)} loadcore ${m.loadCoreBusy.toFixed(2)} failed ${m.non2xx + m.errors + m.timeouts}`,
+      );
+    }
+  }
+}
+
+function deltaCounts(
+  name: string,
+  from: PeerStats,
+  to: PeerStats,
+  issuersUsed: number,
+  lifetime: number,
+  ttl: number,
+): BrokerCounts {
+  return {
+    name,
+    jwksFetches: to.jwksFetches.map((n, i) => n - (from.jwksFetches[i] ?? 0)),
+    issuersUsed,
+    brokerTokenRequests: to.brokerTokenRequests - from.brokerTokenRequests,
+    lifetime,
+    tokenTtl: ttl,
+  };
+}
+
+/** Memory right after start (config loaded, nothing served): VmRSS and the high-water mark so far. */
+function memoryAtReady(server: ServerProcess) {
+  return { readyRssMiB: memoryMiB(server.pid, 'VmRSS'), readyPeakMiB: memoryMiB(server.pid, 'VmHWM') };
+}
+
+/** Broker vs floors at every (keys, connections); returns the main broker's counts and memory. */
+async function matrixPhase(ctx: Context) {
+  const { info } = ctx.peers;
+  const floor = await startFloorProcess({
+    name: 'floor',
+    dir: ctx.dir,
+    info,
+    identities: IDENTITIES,
+    mode: 'sdk',
+    cpu: ctx.cpus.server,
+  });
+  const raw = await startFloorProcess({
+    name: 'floor-raw',
+    dir: ctx.dir,
+    info,
+    identities: IDENTITIES,
+    mode: 'raw',
+    cpu: ctx.cpus.server,
+  });
+  const before = await ctx.peers.stats();
+  const started = performance.now();
+  const broker = await startBrokerProcess({
+    name: 'broker',
+    dir: ctx.dir,
+    info,
+    identities: IDENTITIES,
+    cpu: ctx.cpus.server,
+  });
+  const atReady = memoryAtReady(broker);
+  const sample = ctx.tokens.main[0] as string;
+  for (const server of [broker, floor, raw])
+    for (const keys of [1, 3]) await checkServer(server, sample, KEY_NAMES.slice(0, keys));
+  const target = (name: string, server: ServerProcess) => ({ name, server, tokens: ctx.tokens.main });
+  for (const keys of [1, 3]) {
+    for (const c of ctx.plan.connections) {
+      const targets = [target('broker', broker), target('floor', floor)];
+      if (keys === 1) targets.push(target('floor-raw', raw));
+      await alternate(ctx, 'matrix', targets, keys, c);
+    }
+  }
+  const after = await ctx.peers.stats();
+  const lifetime = (performance.now() - started) / 1000;
+  const memory = {
+    broker: { ...atReady, peakMiB: memoryMiB(broker.pid, 'VmHWM') },
+    floor: { peakMiB: memoryMiB(floor.pid, 'VmHWM') },
+    'floor-raw': { peakMiB: memoryMiB(raw.pid, 'VmHWM') },
+  };
+  const counts = deltaCounts('broker (500 identities)', before, after, IDPS, lifetime, info.brokerTokenTtl);
+  return { broker, others: [floor, raw], memory, counts, peersAfter: after };
+}
+
+/** The same broker with 10 and with 10,000 identities, alternating, 1 key. */
+async function identityPhase(ctx: Context) {
+  const { info } = ctx.peers;
+  const c = Math.max(...ctx.plan.connections);
+  const variants = [
+    { name: 'broker-10-identities', identities: 10, tokens: ctx.tokens.small },
+    { name: 'broker-10000-identities', identities: 10_000, tokens: ctx.tokens.large },
+  ];
+  const counts: BrokerCounts[] = [];
+  const readyMemory = new Map<string, Record<string, number>>();
+  const targets: Array<{ name: string; server: ServerProcess; tokens: string[] }> = [];
+  for (const v of variants) {
+    const before = await ctx.peers.stats();
+    const started = performance.now();
+    const server = await startBrokerProcess({
+      name: v.name,
+      dir: ctx.dir,
+      info,
+      identities: v.identities,
+      cpu: ctx.cpus.server,
+    });
+    log(`${v.name} ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    readyMemory.set(v.name, { ...memoryAtReady(server), startSeconds: (performance.now() - started) / 1000 });
+    await checkServer(server, v.tokens[0] as string, ['KEY_A']);
+    await warmUp({ ...load(ctx, server, v.tokens, 1, c), duration: ctx.plan.warmup });
+    const after = await ctx.peers.stats();
+    const lifetime = (performance.now() - started) / 1000;
+    counts.push(
+      deltaCounts(
+        `${v.name} (start + warm-up)`,
+        before,
+        after,
+        Math.min(IDPS, v.identities),
+        lifetime,
+        info.brokerTokenTtl,
+      ),
+    );
+    targets.push({ name: v.name, server, tokens: v.tokens });
+  }
+  const before = await ctx.peers.stats();
+  await alternate(ctx, 'identities', targets, 1, c);
+  const after = await ctx.peers.stats();
+  // Both brokers are warm by now: any fetch during the measured runs is one too many.
+  const measured = deltaCounts(
+    'identity brokers, measured runs',
+    before,
+    after,
+    IDPS,
+    0,
+    info.brokerTokenTtl,
+  );
+  const memory = Object.fromEntries(
+    targets.map((t) => [t.name, { ...readyMemory.get(t.name), peakMiB: memoryMiB(t.server.pid, 'VmHWM') }]),
+  );
+  for (const t of targets) await t.server.stop();
+  return {
+    counts,
+    measured,
+    memory,
+    connections: c,
+    small: variants[0]?.name as string,
+    large: variants[1]?.name as string,
+  };
+}
+
+async function prepare(plan: Plan): Promise<Context> {
+  const cpuPlan = planCpus();
+  pinProcess(process.pid, cpuPlan.load);
+  const dir = await mkdtemp(join(tmpdir(), 'voidkey-bench-'));
+  const peers = await startPeersProcess(IDPS, cpuPlan.load);
+  log(`peers up (pid ${peers.pid}); signing ${TOKENS * 3} client tokens`);
+  const tokens = {
+    main: await peers.tokens(IDENTITIES, TOKENS),
+    small: await peers.tokens(10, TOKENS),
+    large: await peers.tokens(10_000, TOKENS),
+  };
+  return { plan, cpus: cpuPlan, dir, peers, tokens, runs: [] };
+}
+
+function meta(plan: Plan, cpuPlan: CpuPlan) {
+  return {
+    date: new Date().toISOString(),
+    command: `npm run bench${plan.mode === 'full' ? '' : ` -- --${plan.mode}`}`,
+    mode: plan.mode,
+    nproc: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    cpuPlan,
+    plan,
+    idps: IDPS,
+    identities: IDENTITIES,
+    distinctTokens: TOKENS,
+  };
+}
+
+async function benchmark(ctx: Context) {
+  const matrix = await matrixPhase(ctx);
+  const ids = await identityPhase(ctx);
+  log('timing the CLI');
+  const cli = measureCliStartup({
+    bin: BIN,
+    brokerUrl: matrix.broker.url,
+    token: ctx.tokens.main[1] as string,
+    keys: ['KEY_A'],
+    n: ctx.plan.cliRuns,
+    mintRuns: ctx.plan.mintRuns,
+    cpu: ctx.cpus.server,
+  });
+  const brokerOutput = matrix.broker.output();
+  for (const server of [matrix.broker, ...matrix.others]) await server.stop();
+  const summaries = summarize(ctx.runs);
+  const targets = judgeTargets({
+    summaries,
+    connections: ctx.plan.connections,
+    floor: 'floor',
+    brokerPeakMiB: matrix.memory.broker.peakMiB,
+    counts: [matrix.counts, ...ids.counts],
+    identities: { small: ids.small, large: ids.large, connections: ids.connections },
+    cliVersionMs: cli.version.median,
+  });
+  const extra = ids.measured.jwksFetches.reduce((a, b) => a + b, 0) + ids.measured.brokerTokenRequests;
+  targets.push({
+    name: "JWKS + broker-token requests during the identity brokers' measured runs",
+    value: String(extra),
+    limit: '0 (both already warm)',
+    pass: extra === 0,
+  });
+  const peers = await ctx.peers.stats();
+  const logging = {
+    lines: brokerOutput.lines,
+    levels: brokerOutput.levels,
+    tail: brokerOutput.tail.slice(-5),
+  };
+  const memory = { ...matrix.memory, ...ids.memory };
+  return {
+    summaries,
+    targets,
+    memory,
+    counts: [matrix.counts, ...ids.counts, ids.measured],
+    cli,
+    logging,
+    peers,
+    runs: ctx.runs,
+  };
+}
+
+async function main(): Promise<void> {
+  const plan = planFrom(process.argv.slice(2));
+  const started = performance.now();
+  const ctx = await prepare(plan);
+  const day = new Date().toISOString().slice(0, 10);
+  try {
+    if (plan.mode === 'profile') {
+      const profile = await runProfile(ctx, {
+        identities: IDENTITIES,
+        connections: Math.max(...plan.connections),
+      });
+      log(`results: ${await writeResults(`${day}-profile`, { meta: meta(plan, ctx.cpus), ...profile })}`);
+      return;
+    }
+    const result = await benchmark(ctx);
+    const elapsed = (performance.now() - started) / 1000;
+    printReport(result);
+    const suffix = plan.mode === 'full' ? '' : `-${plan.mode}`;
+    log(
+      `results: ${await writeResults(`${day}${suffix}`, { meta: { ...meta(plan, ctx.cpus), elapsedSeconds: elapsed }, ...result })}`,
+    );
+    log(`done in ${elapsed.toFixed(0)} s`);
+  } finally {
+    await ctx.peers.close();
+    await rm(ctx.dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,289 @@
+/**
+ * Writes docs/configuration.md from the config schema (the single source of
+ * truth) plus the cross-check tables. `npm run docs:config` regenerates it;
+ * a test fails when the committed file drifts from what this renders.
+ */
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import type { TSchema } from '@sinclair/typebox';
+import { KEY_ONLY_ON, KEY_REQUIRED, POLICY_LIMITS } from '../src/core/config/checks-keys.ts';
+import { PROVIDER_ONLY_ON, PROVIDER_REQUIRED, TAG_LIMITS } from '../src/core/config/checks-providers.ts';
+import { ConfigSchema, PROVIDER_TYPES } from '../src/core/config/schema.ts';
+import { alternatives, describeSchema, recordValueSchema } from '../src/core/config/schema-walk.ts';
+import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../src/core/providers-meta.ts';
+
+type Json = Record<string, unknown>;
+const j = (s: TSchema): Json => s as unknown as Json;
+
+interface Row {
+  path: string;
+  type: string;
+  def: string;
+  description: string;
+}
+
+const cell = (text: string): string => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+
+function defaultText(schema: TSchema): string {
+  const def = j(schema).default;
+  if (def === undefined) return '—';
+  if (typeof def === 'object' && def !== null && Object.keys(def).length === 0 && !Array.isArray(def))
+    return '—';
+  return `\`${JSON.stringify(def)}\``;
+}
+
+function typeText(schema: TSchema): string {
+  const alts = alternatives(schema);
+  if (alts.length === 1 && j(schema).type === 'object' && !recordValueSchema(schema)) return 'section';
+  return describeSchema(schema);
+}
+
+/** Schemas whose fields get rows of their own, with the path suffix that leads into them. */
+function nested(schema: TSchema): [string, TSchema][] {
+  return alternatives(schema).flatMap((alt): [string, TSchema][] => {
+    const s = j(alt);
+    if (s.type === 'object' && s.properties) return [['', alt]];
+    if (s.type === 'array' && s.items && j(s.items as TSchema).properties)
+      return [['[]', s.items as TSchema]];
+    const record = recordValueSchema(alt);
+    if (record && j(record).properties) return [['.<NAME>', record]];
+    if (record && alternatives(record).some((a) => j(a).properties)) {
+      return alternatives(record)
+        .filter((a) => j(a).properties)
+        .map((a): [string, TSchema] => ['.<NAME>', a]);
+    }
+    return [];
+  });
+}
+
+function fieldRows(name: string, prop: TSchema, prefix: string, required: boolean): Row[] {
+  const path = `${prefix}${prefix === '' ? '' : '.'}${name}`;
+  const needed = required && j(prop).default === undefined;
+  const description = `${needed ? '**Required.** ' : ''}${String(j(prop).description ?? '')}`;
+  const own: Row = { path, type: typeText(prop), def: defaultText(prop), description };
+  return [own, ...nested(prop).flatMap(([suffix, inner]) => rows(inner, `${path}${suffix}`))];
+}
+
+function rows(schema: TSchema, prefix: string): Row[] {
+  const props = (j(schema).properties ?? {}) as Record<string, TSchema>;
+  const required = new Set((j(schema).required as string[] | undefined) ?? []);
+  return Object.entries(props).flatMap(([name, prop]) => fieldRows(name, prop, prefix, required.has(name)));
+}
+
+function table(list: Row[]): string {
+  const lines = ['| Field | Type | Default | Description |', '|---|---|---|---|'];
+  for (const r of list) {
+    lines.push(`| \`${cell(r.path)}\` | ${cell(r.type)} | ${cell(r.def)} | ${cell(r.description)} |`);
+  }
+  return lines.join('\n');
+}
+
+function sections(): string {
+  const props = j(ConfigSchema).properties as Record<string, TSchema>;
+  const required = new Set(j(ConfigSchema).required as string[]);
+  return Object.entries(props)
+    .map(([name, prop]) => {
+      const description = String(j(prop).description ?? '');
+      return `### \`${name}\`\n\n${description}\n\n${table(fieldRows(name, prop, '', required.has(name)))}\n`;
+    })
+    .join('\n');
+}
+
+function typeTable(
+  onlyOn: Readonly<Record<string, readonly string[]>>,
+  required: Readonly<Record<string, readonly string[]>>,
+) {
+  const lines = [
+    `| Field | ${PROVIDER_TYPES.join(' | ')} |`,
+    `|---|${PROVIDER_TYPES.map(() => '---').join('|')}|`,
+  ];
+  for (const [field, types] of Object.entries(onlyOn)) {
+    const marks = PROVIDER_TYPES.map((t) =>
+      (required[t] ?? []).includes(field) ? 'required' : types.includes(t) ? 'optional' : '—',
+    );
+    lines.push(`| \`${field}\` | ${marks.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function providerTables(): string {
+  const durations = PROVIDER_TYPES.map((t) => {
+    const r = DURATION_RULES[t];
+    return r
+      ? `| \`${t}\` | ${r.min} | ${r.default} | ${r.max} | ${r.chainedMax ?? '—'} |`
+      : `| \`${t}\` | — | — | — | — (Entra chooses; \`duration\` refused) |`;
+  });
+  const fields = PROVIDER_TYPES.map(
+    (t) =>
+      `| \`${t}\` | ${PROVIDER_FIELDS[t].map((f) => `\`${f}\``).join(', ')} | ${Object.keys(
+        DEFAULT_OUTPUTS[t],
+      )
+        .map((v) => `\`${v}\``)
+        .join(', ')} |`,
+  );
+  return [
+    '### Provider fields by type\n',
+    typeTable(PROVIDER_ONLY_ON, PROVIDER_REQUIRED),
+    '\n`name`, `type` and `audience` suit every type.\n',
+    '### Key fields by provider type\n',
+    typeTable(KEY_ONLY_ON, KEY_REQUIRED),
+    '\n`provider`, `description` and `outputs` suit every type.\n',
+    '### Durations (seconds)\n',
+    '| Type | Minimum | Default | Maximum | With `assumeRole` |\n|---|---|---|---|---|',
+    durations.join('\n'),
+    `\n### Output fields and default outputs\n`,
+    '| Type | Fields `outputs` may name | Default outputs |\n|---|---|---|',
+    fields.join('\n'),
+    `\nAWS limits checked: at most ${POLICY_LIMITS.arns} \`policyArns\`; \`policy\` at most ${POLICY_LIMITS.packedChars} characters packed; at most ${TAG_LIMITS.count} session tags, keys ≤ ${TAG_LIMITS.keyLength} and values ≤ ${TAG_LIMITS.valueLength} characters.\n`,
+  ].join('\n');
+}
+
+const PROSE_INTRO = `# Configuration reference
+
+> Generated from \`src/core/config/schema.ts\` by \`scripts/gen-config-docs.ts\`
+> (\`npm run docs:config\`). Do not edit by hand: a test fails when this file
+> and the schema drift apart.
+
+The broker reads one YAML file: \`--config PATH\`, else \`$CONFIG_PATH\`, else
+\`./config/config.yaml\`, else \`/etc/voidkey/config.yaml\`.
+\`voidkey config validate\` checks a file exactly as \`voidkey serve\` loads it
+and prints every problem at once, one line each as \`path.to.field: what is
+wrong\` (exit 1), or each warning as \`warning: path.to.field: text\` (exit 0).
+\`serve\` refuses to start on the same problems. With \`--check-connectivity\`
+it also fetches every client issuer's discovery document and JWKS and one
+broker token per provider audience, naming what is unreachable or wrong.
+\`config/example.yaml\` is a complete, commented example.
+
+Only the fields below exist: an unknown field is an error, with "did you mean"
+when a known field is close. A field written as \`key:\` with nothing after it
+counts as not set. Once loaded, the configuration is filled with its defaults
+and frozen; nothing reads the environment after start-up.
+
+In paths, \`[]\` stands for any list item and \`<NAME>\` for any map key (a key
+name, an output variable, a tag).
+`;
+
+const PROSE_SUBSTITUTION = `## Substitution
+
+| Form | Becomes |
+|---|---|
+| \`\${VAR}\` | the environment variable; unset is an error naming the variable and the field |
+| \`\${VAR:-default}\` | the variable, or \`default\` when it is unset or empty |
+| \`\${file:PATH}\` | the file's contents with one trailing newline trimmed (≤ 1 MiB); \`PATH\` is relative to the config file that contains it; a missing file is an error naming the field |
+| \`$\${\` | a literal \`\${\` |
+
+Substitution happens inside string values after the YAML is parsed, never in
+the raw text, so a value holding \`: \`, \`#\` or a newline cannot change the
+document's shape. Map keys are never substituted. A value that is exactly one
+substitution takes the type the field wants: \`port: \${PORT:-3000}\` is the
+number 3000 and \`allowQueryToken: \${ALLOW_QUERY:-false}\` a boolean. A value
+written literally is never converted (\`port: "3000"\` is a string, so an error).
+Substituted values are treated as secrets: no error or warning shows one.
+`;
+
+const PROSE_MERGING = `## Anchors, merge keys and includes
+
+Each file is one YAML 1.2 document (so \`yes\` stays a string) with YAML 1.1
+merge keys: anchors, aliases and \`<<: *base\` work within a file. Duplicate
+keys are errors. Against "billion laughs" documents, nested aliases are
+capped (a flat anchor may still be reused up to 1000 times) and one file may
+expand through aliases to at most 1,000,000 values or 64 MiB of text.
+
+\`includes: [base.yaml, ...]\` loads other files, relative to the including
+file, first to last, and then lays the including file on top:
+
+- maps merge deeply;
+- \`clientIdps\` and \`accessProviders\` merge by \`name\`, and
+  \`clientIdentities\` by \`idp\` + \`subject\`: an entry with the same identity
+  is merged field by field, the including file winning; new entries are
+  appended;
+- every other list, and every scalar, is replaced.
+
+Included files may include others. An include cycle is an error naming the
+chain (\`includes[0]: include cycle: a.yaml → b.yaml → a.yaml (in b.yaml)\`); a
+missing include is an error naming the file. Each file is substituted on its
+own, so \`\${file:…}\` in an included file is relative to that file, and a
+problem found while reading an included file ends with \`(in that-file.yaml)\`.
+Anchors do not cross files: share blocks through \`includes\`.
+`;
+
+const PROSE_OUTPUTS = `## Outputs
+
+A key's \`outputs\` maps environment-variable names (\`^[A-Za-z_][A-Za-z0-9_]*$\`)
+to values:
+
+- a string naming one of the provider's fields (table below) maps that field;
+- \`{ value: "…" }\` is a literal;
+- any other string is a literal too, for compatibility with the original docs
+  (\`AWS_REGION: us-east-1\`), but \`config validate\` warns when it looks like a
+  misspelt field (within two edits, or equal ignoring case:
+  \`SecretAccesKey\`). Write \`{ value: … }\` to say a literal is meant.
+
+A key without \`outputs\` gets the default outputs of its provider type.
+`;
+
+const PROSE_CHECKS = `## Cross-checks
+
+Beyond the schema, loading rejects, all reported at once:
+
+- an unknown provider \`type\`, listing the known ones; a field required by the
+  provider type missing, or a field of another type present (tables below);
+- a key naming an unknown provider, an identity naming an unknown idp;
+- duplicate \`name\`s in \`clientIdps\` or \`accessProviders\`; two \`clientIdps\`
+  with the same \`issuer\`; two identities with the same \`idp\` and \`subject\`;
+  a key name that is not 1–64 of \`[A-Za-z0-9_-]\`;
+- an issuer, \`jwksUri\`, \`tokenEndpoint\`, provider \`endpoint\`,
+  \`stsEndpoint\` or \`authorityHost\` that is not an absolute URL, or is
+  \`http://\` without \`server.allowInsecureIssuers\`; an issuer with a query or
+  fragment;
+- a client IdP without \`audience\` (unless \`allowAnyAudience: true\`);
+- \`server.trustProxy: true\` (it would believe any client's
+  \`X-Forwarded-For\`); a \`trustProxy\` entry that is not an address or CIDR;
+  a CORS origin \`*\` or one that is not an exact origin;
+- \`clientAuth\` \`client_secret_basic\`/\`client_secret_post\` without
+  \`clientSecret\`, \`private_key_jwt\` without \`privateKeyFile\`;
+- a provider with no broker-token audience (an \`aws-sts\` or \`minio\` provider
+  without \`audience\` needs \`brokerIdp.audience\`);
+- a key \`duration\` or provider \`maxDuration\` outside the type's range, a key
+  \`duration\` above its provider's \`maxDuration\`, or above the chained
+  maximum with \`assumeRole\`; any \`duration\` on an azure key;
+- a \`policy\` that is not a JSON object or too long packed; too many
+  \`policyArns\`; a \`roleArn\` or policy ARN not starting \`arn:\`; an invalid
+  \`roleSessionName\`; too many or too long session tags; an azure \`scope\` not
+  ending in \`/.default\`; a gcp \`serviceAccount\` that is not an email;
+- an output variable name that is not a valid environment-variable name;
+- a \`logging.audit.maxSize\` that is not a size; a \`redis.url\` that is not
+  \`redis://\` or \`rediss://\`.
+
+Warnings (printed, not fatal), each naming its path:
+
+- \`clientIdps[].allowAnyAudience: true\` and \`server.allowInsecureIssuers: true\`
+  (development only);
+- provider-level \`externalId\` or \`tags\` on an \`aws-sts\` provider none of
+  whose keys uses \`assumeRole\` (they have no effect);
+- two providers of different types sharing a broker-token audience (a token
+  meant for one cloud could be replayed at the other);
+- a literal output that looks like a misspelt field.
+`;
+
+/** The whole of docs/configuration.md, rendered from the schema and the check tables. */
+export function renderConfigDocs(): string {
+  return [
+    PROSE_INTRO,
+    '## Fields\n',
+    sections(),
+    PROSE_SUBSTITUTION,
+    PROSE_MERGING,
+    PROSE_OUTPUTS,
+    PROSE_CHECKS,
+    providerTables(),
+  ].join('\n');
+}
+
+/** Path of the generated file. */
+export const CONFIG_DOCS_URL = new URL('../docs/configuration.md', import.meta.url);
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  writeFileSync(CONFIG_DOCS_URL, renderConfigDocs());
+  process.stdout.write(`wrote ${CONFIG_DOCS_URL.pathname}\n`);
+}

@@ -1,0 +1,23 @@
+/** --help text shared by the client commands. */
+import { EXIT_CODES_HELP } from './exit.ts';
+
+const GLOBAL_FLAGS = `Global options:
+  --broker-url URL    the broker (env VOIDKEY_BROKER_URL, config broker_url); https, or http on loopback
+  --token TOKEN       the OIDC token (prefer --token-file: argv is visible to other processes)
+  --token-file PATH   read the token from a file (one trailing newline trimmed)
+  --config PATH       client config file (default ~/.voidkey/config.yaml: broker_url, output_format, default_keys)
+  --timeout SECONDS   one deadline for the whole command, retries included (default 30)
+  --audience AUD      audience to request from the GitHub Actions runner
+                      (default: the audience the broker lists for https://token.actions.githubusercontent.com)
+  -h, --help          show this help
+`;
+
+const PRECEDENCE = `Precedence: flag > environment variable > config file > default.
+Token: --token, then --token-file, then VOIDKEY_OIDC_TOKEN, then the GitHub Actions runner
+(ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN; needs \`permissions: id-token: write\`).
+`;
+
+/** A command's full help: its usage and options, then the global options, precedence and exit codes. */
+export function commandHelp(usage: string, options: string): string {
+  return `${usage}\n\n${options}${options ? '\n' : ''}${GLOBAL_FLAGS}\n${PRECEDENCE}\n${EXIT_CODES_HELP}`;
+}

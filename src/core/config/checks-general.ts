@@ -1,0 +1,129 @@
+/** Cross-checks of `server`, `brokerIdp`, `clientIdps`, `logging` and `redis`. */
+import { isIP } from 'node:net';
+import { checkUnique, checkUrl, entries, type Loose, map, str } from './checks-common.ts';
+import type { Report } from './report.ts';
+import { parseSize } from './size.ts';
+
+/** Names proxy-addr (fastify's `trustProxy`) accepts besides addresses and CIDRs. */
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrCidr(value: string): boolean {
+  if (PROXY_NAMES.has(value) || isIP(value) !== 0) return true;
+  const [addr, prefix, extra] = value.split('/');
+  if (extra !== undefined || addr === undefined || prefix === undefined || !/^\d{1,3}$/.test(prefix))
+    return false;
+  const family = isIP(addr);
+  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function checkServer(server: Loose, report: Report): void {
+  const trust = server.trustProxy;
+  if (Array.isArray(trust)) {
+    for (const [i, entry] of trust.entries()) {
+      const s = str(entry);
+      if (s !== undefined && !isAddressOrCidr(s)) {
+        report.error(['server', 'trustProxy', i], 'must be an IP address or CIDR (e.g. 10.0.0.0/8)');
+      }
+    }
+  }
+  const origins = map(server.cors).origins;
+  for (const [i, origin] of (Array.isArray(origins) ? origins : []).entries()) {
+    const s = str(origin);
+    if (s === undefined) continue;
+    if (s === '*') {
+      report.error(['server', 'cors', 'origins', i], '"*" is refused: list each exact origin');
+    } else if (!isOrigin(s)) {
+      report.error(
+        ['server', 'cors', 'origins', i],
+        'must be an exact origin: scheme, host and optional port, no path (https://app.example.com)',
+      );
+    }
+  }
+  if (server.allowInsecureIssuers === true) {
+    report.warn(
+      ['server', 'allowInsecureIssuers'],
+      'http:// issuers and endpoints are permitted: development only, never in production',
+    );
+  }
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+function checkBrokerIdp(broker: Loose, insecureOk: boolean, report: Report): void {
+  checkUrl(report, ['brokerIdp', 'issuer'], broker.issuer, { insecureOk, issuer: true });
+  checkUrl(report, ['brokerIdp', 'tokenEndpoint'], broker.tokenEndpoint, { insecureOk });
+  const auth = broker.clientAuth;
+  if (
+    (auth === 'client_secret_basic' || auth === 'client_secret_post') &&
+    broker.clientSecret === undefined
+  ) {
+    report.error(['brokerIdp', 'clientSecret'], `required when clientAuth is ${auth}`);
+  }
+  if (auth === 'private_key_jwt' && broker.privateKeyFile === undefined) {
+    report.error(['brokerIdp', 'privateKeyFile'], 'required when clientAuth is private_key_jwt');
+  }
+}
+
+function checkClientIdps(list: unknown, insecureOk: boolean, report: Report): void {
+  const idps = entries(list);
+  checkUnique(report, 'clientIdps', idps, 'name', (i) => `duplicate name: also used by clientIdps[${i}]`);
+  checkUnique(
+    report,
+    'clientIdps',
+    idps,
+    'issuer',
+    (i) => `same issuer as clientIdps[${i}]: configure each issuer once`,
+  );
+  for (const [i, idp] of idps) {
+    checkUrl(report, ['clientIdps', i, 'issuer'], idp.issuer, { insecureOk, issuer: true });
+    checkUrl(report, ['clientIdps', i, 'jwksUri'], idp.jwksUri, { insecureOk });
+    if (idp.allowAnyAudience === true) {
+      report.warn(
+        ['clientIdps', i, 'allowAnyAudience'],
+        'any audience is accepted: a token this IdP issued for another service can be replayed here',
+      );
+    } else if (idp.audience === undefined) {
+      report.error(
+        ['clientIdps', i, 'audience'],
+        'required: the audience(s) a token must carry (only `allowAnyAudience: true` may omit it)',
+      );
+    }
+  }
+}
+
+function checkOthers(config: Loose, report: Report): void {
+  const maxSize = map(map(config.logging).audit).maxSize;
+  if ((typeof maxSize === 'string' || typeof maxSize === 'number') && parseSize(maxSize) === undefined) {
+    report.error(
+      ['logging', 'audit', 'maxSize'],
+      'must be a size like 100MB (units B, KB, MB, GB, KiB, MiB, GiB; all binary) or a byte count',
+    );
+  }
+  const url = str(map(config.redis).url);
+  if (url !== undefined) {
+    let protocol = '';
+    try {
+      protocol = new URL(url).protocol;
+    } catch {}
+    if (protocol !== 'redis:' && protocol !== 'rediss:') {
+      report.error(['redis', 'url'], 'must be a redis:// or rediss:// URL');
+    }
+  }
+}
+
+/** Checks everything but providers and identities. */
+export function checkGeneral(config: Loose, report: Report): void {
+  const server = map(config.server);
+  const insecureOk = server.allowInsecureIssuers === true;
+  checkServer(server, report);
+  if (config.brokerIdp !== undefined) checkBrokerIdp(map(config.brokerIdp), insecureOk, report);
+  checkClientIdps(config.clientIdps, insecureOk, report);
+  checkOthers(config, report);
+}

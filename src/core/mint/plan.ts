@@ -1,0 +1,54 @@
+/**
+ * Resolving granted keys against the config snapshot: which provider mints
+ * each one and for how long. Every check here happens before any upstream
+ * call, so a bad duration costs nothing and mints nothing.
+ */
+import { maximumDuration, resolveDuration } from '../duration.ts';
+import type { Grant } from '../policy.ts';
+import type { AccessProvider } from '../types.ts';
+import type { KeyPlan, ProviderConfigs } from './types.ts';
+
+/** Provider instances by name, for one config snapshot. */
+export type Providers = ReadonlyMap<string, AccessProvider>;
+
+/** The provider named `name`; a missing one is a wiring bug (500), not a client error. */
+export function providerNamed(providers: Providers, name: string): AccessProvider {
+  const provider = providers.get(name);
+  if (!provider) throw new Error(`no provider instance named ${name}`);
+  return provider;
+}
+
+/** Plans every grant; throws InvalidRequestError (400) on the first duration refused. */
+export function planKeys(
+  grants: readonly Grant[],
+  requestedDuration: number | undefined,
+  providers: Providers,
+  providerConfigs: ProviderConfigs,
+): KeyPlan[] {
+  return grants.map(({ name, key }) => {
+    const provider = providerNamed(providers, key.provider);
+    const subject = {
+      keyName: name,
+      key,
+      provider,
+      providerMaxDuration: providerConfigs.get(key.provider)?.maxDuration,
+    };
+    return { name, key, provider, durationSeconds: resolveDuration(subject, requestedDuration) };
+  });
+}
+
+/** The maximum duration shown for `grant` in the key list (seconds, or null). */
+export function listedMaximum(grant: Grant, providers: Providers, providerConfigs: ProviderConfigs) {
+  const provider = providerNamed(providers, grant.key.provider);
+  return maximumDuration({
+    keyName: grant.name,
+    key: grant.key,
+    provider,
+    providerMaxDuration: providerConfigs.get(grant.key.provider)?.maxDuration,
+  });
+}
+
+/** The distinct broker-token audiences `plans` need, in first-use order. */
+export function audiencesOf(plans: readonly KeyPlan[]): string[] {
+  return [...new Set(plans.map((plan) => plan.provider.audience))];
+}

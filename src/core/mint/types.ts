@@ -1,0 +1,77 @@
+/**
+ * Shapes of the mint and key-listing use cases: what they take, what goes
+ * on the wire, and what the audit log receives.
+ */
+import type { KeyConfig } from '../config/schema.ts';
+import type { AccessProvider } from '../types.ts';
+
+/** What a client asked for (already shape-checked by the HTTP layer). */
+export interface MintRequest {
+  /** Key names, 1–10, unique. */
+  keys: readonly string[];
+  /** Requested lifetime, seconds; applies to every key. */
+  duration?: number | undefined;
+}
+
+/** The 200 body of `POST /credentials/mint` (SPEC §4). */
+export interface MintResponse {
+  credentials: Record<string, Record<string, string>>;
+  /** Earliest expiry of all keys, ISO 8601. */
+  expiresAt: string;
+  subject: string;
+  /** When the broker answered, ISO 8601. */
+  issuedAt: string;
+  keyExpiresAt: Record<string, string>;
+}
+
+/** Audit facts of one minted key (never a secret). */
+export interface MintedKeyAudit {
+  key: string;
+  provider: string;
+  role?: string;
+  serviceAccount?: string;
+  sessionName?: string;
+  accessKeyId?: string;
+  upstreamRequestId?: string;
+  /** ISO 8601. */
+  expiresAt: string;
+}
+
+/** A successful mint: the wire answer and one audit entry per key. */
+export interface MintResult {
+  response: MintResponse;
+  audit: MintedKeyAudit[];
+}
+
+/** One requested key, resolved against the config and ready to mint. */
+export interface KeyPlan {
+  name: string;
+  key: Readonly<KeyConfig>;
+  provider: AccessProvider;
+  /** Seconds; undefined when the provider chooses (azure). */
+  durationSeconds: number | undefined;
+}
+
+/** One entry of `GET /credentials/keys`. */
+export interface KeyListing {
+  name: string;
+  provider: string;
+  description?: string;
+  /** Seconds; null when the provider chooses the lifetime (azure). */
+  maxDuration: number | null;
+}
+
+/** The 200 body of `GET /credentials/keys`. */
+export interface KeyList {
+  subject: string;
+  idp: string;
+  keys: KeyListing[];
+}
+
+/** The 200 body of `GET /credentials/idp-providers`. */
+export interface IdpProviderList {
+  providers: Array<{ name: string; issuer: string; type: 'oidc'; audience?: string }>;
+}
+
+/** Provider configuration by name, for the caps that live only in config. */
+export type ProviderConfigs = ReadonlyMap<string, { readonly maxDuration?: number | undefined }>;

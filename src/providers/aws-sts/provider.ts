@@ -1,0 +1,206 @@
+/**
+ * The STS protocol behind both `aws-sts` and `minio`: AssumeRoleWithWebIdentity
+ * with the broker token, and for aws-sts an optional second hop (AssumeRole)
+ * signed with the first hop's session. One client per provider; our own
+ * retry (throttling, IdP trouble, 5xx, network only) inside the request's
+ * deadline; failures mapped to UpstreamError with the AWS code and a fixed
+ * phrase.
+ */
+import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, type Credentials } from '@aws-sdk/client-sts';
+import type { AccessProviderConfig } from '../../core/config/schema.ts';
+import { UpstreamError } from '../../core/errors.ts';
+import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../core/providers-meta.ts';
+import {
+  type AccessProvider,
+  type MintInput,
+  type MintOutput,
+  noTelemetry,
+  silentLogger,
+} from '../../core/types.ts';
+import type { ProviderDeps } from '../index.ts';
+import { withRetry } from '../retry.ts';
+import { createStsClient, type HopCredentials, type StsClientHandle } from './client.ts';
+import { isRetryableStsError, toUpstreamError } from './errors.ts';
+import { deriveSessionName, packPolicy, policyArns, sessionTags, sourceIdentity } from './request-parts.ts';
+
+/** The two dialects of the protocol. */
+export type StsFlavor = 'aws-sts' | 'minio';
+
+interface StsAnswer {
+  Credentials?: Credentials | undefined;
+  $metadata: { requestId?: string | undefined };
+}
+
+/** An STS-protocol provider of `flavor` (shared by createAwsStsProvider and createMinioProvider). */
+export function createStsProvider(
+  config: AccessProviderConfig,
+  deps: ProviderDeps,
+  flavor: StsFlavor,
+): AccessProvider {
+  const rules = DURATION_RULES[flavor];
+  if (!rules) throw new TypeError(`no duration rules for ${flavor}`);
+  const max = Math.min(rules.max, config.maxDuration ?? rules.max);
+  const durations = { min: rules.min, default: Math.min(rules.default, max), max };
+  const ctx: StsContext = {
+    config,
+    flavor,
+    durations,
+    chainedMax: rules.chainedMax ?? rules.max,
+    sts: createStsClient({
+      ...(config.region ? { region: config.region } : {}),
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      httpTimeout: deps.httpTimeout,
+      ...(deps.env ? { env: deps.env } : {}),
+    }),
+    call: stsCaller(config.name, deps),
+  };
+  return {
+    name: config.name,
+    type: flavor,
+    audience: deps.brokerAudience,
+    fields: PROVIDER_FIELDS[flavor],
+    defaultOutputs: DEFAULT_OUTPUTS[flavor],
+    durations,
+    mint: (input) => mintSts(ctx, input),
+  };
+}
+
+interface StsContext {
+  config: AccessProviderConfig;
+  flavor: StsFlavor;
+  durations: { min: number; default: number; max: number };
+  /** Longest second hop, seconds (AWS caps chained sessions at an hour). */
+  chainedMax: number;
+  sts: StsClientHandle;
+  call: ReturnType<typeof stsCaller>;
+}
+
+/** One mint: AssumeRoleWithWebIdentity, then (aws-sts with `assumeRole`) AssumeRole with that session. */
+async function mintSts(ctx: StsContext, input: MintInput): Promise<MintOutput> {
+  const { key, signal } = input;
+  const { client, withCredentials } = ctx.sts;
+  if (ctx.flavor === 'aws-sts' && !key.roleArn) throw refuse('the key names no roleArn');
+  const sessionName = key.roleSessionName ?? deriveSessionName(input.issuer, input.subject);
+  const duration = Math.max(ctx.durations.min, input.durationSeconds ?? ctx.durations.default);
+  const chain = ctx.flavor === 'aws-sts' ? key.assumeRole : undefined;
+  // Checked before any call: a key outside AWS's limits never reaches STS.
+  const restrictions = finalHopOptions(input, ctx.flavor);
+  const tags = chain ? sessionTags(ctx.config.tags, chain.tags) : undefined;
+  const first = await ctx.call('AssumeRoleWithWebIdentity', signal, (abortSignal) =>
+    client.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: key.roleArn,
+        RoleSessionName: sessionName,
+        WebIdentityToken: input.brokerToken,
+        // The first hop of a chain only has to live long enough to sign the second.
+        DurationSeconds: chain ? ctx.durations.min : duration,
+        ...(chain ? {} : restrictions),
+      }),
+      { abortSignal },
+    ),
+  );
+  if (!chain) return output(first, key.roleArn, sessionName);
+  const second = await withCredentials(hopCredentials(first), () =>
+    ctx.call('AssumeRole', signal, (abortSignal) =>
+      client.send(
+        new AssumeRoleCommand({
+          RoleArn: chain.roleArn,
+          RoleSessionName: sessionName,
+          DurationSeconds: Math.min(duration, ctx.chainedMax),
+          ExternalId: chain.externalId ?? ctx.config.externalId,
+          Tags: tags,
+          SourceIdentity: sourceIdentity(input.subject),
+          ...restrictions,
+        }),
+        { abortSignal },
+      ),
+    ),
+  );
+  return output(second, chain.roleArn, sessionName);
+}
+
+/** Session policy (both flavors) and policy ARNs (aws-sts) apply to the credentials handed out. */
+function finalHopOptions(input: MintInput, flavor: StsFlavor) {
+  const policy = packPolicy(input.key.policy);
+  const arns = flavor === 'aws-sts' ? policyArns(input.key.policyArns) : undefined;
+  return { ...(policy ? { Policy: policy } : {}), ...(arns ? { PolicyArns: arns } : {}) };
+}
+
+/** Runs one STS operation with retries, telemetry and error mapping. */
+function stsCaller(provider: string, deps: ProviderDeps) {
+  const logger = deps.logger ?? silentLogger;
+  const telemetry = deps.telemetry ?? noTelemetry;
+  return async <T>(operation: string, signal: AbortSignal, send: (signal: AbortSignal) => Promise<T>) => {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const answer = await withRetry(() => send(signal), {
+        maxRetries: deps.maxRetries,
+        retryDelay: deps.retryDelay,
+        isRetryable: isRetryableStsError,
+        signal,
+        onRetry: (attempt, err, delayMs) =>
+          logger.debug(
+            { provider, operation, attempt, delayMs, reason: toUpstreamError(err, operation, false).reason },
+            'retrying STS call',
+          ),
+      });
+      telemetry.providerCall(provider, operation, 'success', seconds());
+      return answer;
+    } catch (err) {
+      telemetry.providerCall(provider, operation, 'failure', seconds());
+      const mapped = toUpstreamError(err, operation, signal.aborted);
+      logger.warn({ provider, operation, reason: mapped.reason, detail: mapped.cause }, 'STS call failed');
+      throw mapped;
+    }
+  };
+}
+
+interface CompleteCredentials {
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  SessionToken: string;
+  Expiration: Date;
+}
+
+function complete(answer: StsAnswer): CompleteCredentials {
+  const c = answer.Credentials;
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !(c.Expiration instanceof Date)) {
+    throw refuse('STS answered without complete credentials');
+  }
+  return {
+    AccessKeyId: c.AccessKeyId,
+    SecretAccessKey: c.SecretAccessKey,
+    SessionToken: c.SessionToken,
+    Expiration: c.Expiration,
+  };
+}
+
+function hopCredentials(answer: StsAnswer): HopCredentials {
+  const c = complete(answer);
+  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
+}
+
+function output(answer: StsAnswer, role: string | undefined, sessionName: string): MintOutput {
+  const c = complete(answer);
+  const requestId = answer.$metadata.requestId;
+  return {
+    fields: {
+      AccessKeyId: c.AccessKeyId,
+      SecretAccessKey: c.SecretAccessKey,
+      SessionToken: c.SessionToken,
+      Expiration: c.Expiration.toISOString(),
+    },
+    expiresAt: c.Expiration,
+    audit: {
+      ...(role ? { role } : {}),
+      sessionName,
+      accessKeyId: c.AccessKeyId,
+      ...(requestId ? { upstreamRequestId: requestId } : {}),
+    },
+  };
+}
+
+function refuse(reason: string): UpstreamError {
+  return new UpstreamError('refused', `ValidationError: ${reason}`);
+}

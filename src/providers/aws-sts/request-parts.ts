@@ -1,0 +1,76 @@
+/**
+ * The pieces of an STS request derived from the client identity and the key:
+ * session name, source identity, packed session policy, policy ARNs and
+ * session tags, each within AWS's limits. A key that breaks a limit is
+ * refused before any call (the refusal names the limit, never a value).
+ */
+import { createHash } from 'node:crypto';
+import { UpstreamError } from '../../core/errors.ts';
+
+const DISALLOWED = /[^\w+=,.@-]+/g;
+const PREFIX = 'voidkey-';
+const MAX_NAME = 64;
+
+/** Replaces every run of characters outside `[\w+=,.@-]` with one `-`, collapses `-` runs, trims `-`. */
+export function sanitise(value: string): string {
+  return value
+    .replace(DISALLOWED, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/**
+ * The default RoleSessionName: `voidkey-<sanitised sub>-<first 8 hex of
+ * sha256(iss|sub)>`, 2–64 chars; the subject part is cut so the hash, which
+ * keeps distinct subjects distinct, always fits.
+ */
+export function deriveSessionName(iss: string, sub: string): string {
+  const hash = createHash('sha256').update(`${iss}|${sub}`).digest('hex').slice(0, 8);
+  const room = MAX_NAME - PREFIX.length - 1 - hash.length;
+  const subject = sanitise(sub).slice(0, room).replace(/-+$/, '');
+  return subject ? `${PREFIX}${subject}-${hash}` : `${PREFIX}${hash}`;
+}
+
+/** SourceIdentity from the subject: sanitised, 2–64 chars. */
+export function sourceIdentity(sub: string): string {
+  const value = sanitise(sub).slice(0, MAX_NAME);
+  return value.length >= 2 ? value : value.padEnd(2, '_');
+}
+
+const refuse = (code: string, reason: string) => new UpstreamError('refused', `${code}: ${reason}`);
+
+/** The session policy without whitespace; refused when not JSON or over 2,048 chars packed. */
+export function packPolicy(policy: string | undefined): string | undefined {
+  if (policy === undefined) return undefined;
+  let packed: string;
+  try {
+    packed = JSON.stringify(JSON.parse(policy));
+  } catch {
+    throw refuse('MalformedPolicyDocument', 'the session policy is not valid JSON');
+  }
+  if (packed.length > 2048)
+    throw refuse('PackedPolicyTooLarge', 'the session policy exceeds 2048 characters');
+  return packed;
+}
+
+/** PolicyArns as the SDK wants them; refused above 10. */
+export function policyArns(arns: readonly string[] | undefined): { arn: string }[] | undefined {
+  if (!arns || arns.length === 0) return undefined;
+  if (arns.length > 10) throw refuse('ValidationError', 'more than 10 policy ARNs');
+  return arns.map((arn) => ({ arn }));
+}
+
+/** Session tags: the provider's, overridden by the key's; ≤ 50, key ≤ 128, value ≤ 256 chars. */
+export function sessionTags(
+  providerTags: Readonly<Record<string, string>> | undefined,
+  keyTags: Readonly<Record<string, string>> | undefined,
+): { Key: string; Value: string }[] | undefined {
+  const merged = { ...providerTags, ...keyTags };
+  const tags = Object.entries(merged).map(([Key, Value]) => ({ Key, Value }));
+  if (tags.length === 0) return undefined;
+  if (tags.length > 50) throw refuse('ValidationError', 'more than 50 session tags');
+  if (tags.some((t) => t.Key.length > 128 || t.Value.length > 256)) {
+    throw refuse('ValidationError', 'a session tag key exceeds 128 or a value 256 characters');
+  }
+  return tags;
+}

@@ -1,0 +1,113 @@
+/**
+ * Builds the broker's fastify app; never listens (main.ts does). Everything
+ * a request can meet is set here explicitly: body limit, strict JSON-only
+ * parsing, schema validation without coercion or silent stripping, request
+ * ids, one error handler, and the routes of SPEC §4.
+ */
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
+import type { Config } from '../core/config/schema.ts';
+import { ServiceUnavailableError } from '../core/errors.ts';
+import type { CredentialBroker } from '../core/mint.ts';
+import { serverLimitOptions } from './limits.ts';
+import { handleError, registerErrorHandling } from './plugins/errors.ts';
+import { registerRequestId, requestIdOptions } from './plugins/request-id.ts';
+import { type RequestObserver, registerCredentialRoutes } from './routes/credentials.ts';
+import {
+  configOnlyProbe,
+  type HealthProbe,
+  readPackageVersion,
+  registerHealthRoutes,
+} from './routes/health.ts';
+
+export type { RequestObserver } from './routes/credentials.ts';
+export type { HealthProbe, HealthReport, HealthState } from './routes/health.ts';
+
+/** Options of {@link buildApp}. */
+export interface AppOptions {
+  /** The use cases, or a function returning the current ones (swapped atomically on reload). */
+  broker: CredentialBroker | (() => CredentialBroker);
+  /** Settings fixed for the app's life: body limit, trust proxy. */
+  config: Readonly<Config>;
+  /** A pino logger (default: none). */
+  logger?: FastifyBaseLogger | false;
+  /** Reported by `/health` (default: package.json's). */
+  version?: string;
+  /** Health checks (default: config only, always ready). */
+  health?: HealthProbe;
+  /** Audit, metrics and per-subject limits around authentication and minting. */
+  observer?: RequestObserver;
+  /** PEM certificate and key: serve HTTPS. */
+  https?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Runs on the root instance before any route is added: the place for
+   * global hooks and plugins (metrics, rate limits, CORS, security headers).
+   */
+  extend?: (app: FastifyInstance) => void;
+}
+
+/** Once `close()` has begun, new requests (on kept-alive sockets) get 503 and `Connection: close`. */
+function refuseWhileClosing(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new ServiceUnavailableError({
+      message: 'The broker is shutting down',
+      details: { reason: 'closing' },
+    });
+  });
+}
+
+/** Builds the app (call `ready()` or `listen()` on it). */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const { server } = options.config;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...requestIdOptions(),
+    // Timeouts, head size and parser strictness (src/server/limits.ts), in `http` or merged into `https`.
+    ...serverLimitOptions(server, options.https && { ...options.https, minVersion: 'TLSv1.2' as const }),
+    bodyLimit: server.bodyLimit,
+    // A hop count is supported at runtime (proxy-addr) though fastify's types omit it.
+    trustProxy: server.trustProxy as boolean | string[],
+    // Requests arriving while closing still get a 503, but through the error
+    // handler (body format, X-Request-ID): see refuseWhileClosing.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 100, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // No coercion ("5" is not 5), no silent removal of unknown fields, no defaults.
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
+    frameworkErrors: (error, request, reply) => {
+      handleError(error, request, reply);
+    },
+  }) as unknown as FastifyInstance;
+
+  // Only JSON bodies: fastify would otherwise parse text/plain into a string.
+  app.removeContentTypeParser(['text/plain']);
+  registerErrorHandling(app);
+  registerRequestId(app);
+  app.addHook('onRequest', async (_request, reply) => {
+    // Credentials, key lists and errors must never sit in a cache; nothing here should.
+    reply.header('cache-control', 'no-store');
+  });
+  refuseWhileClosing(app);
+  options.extend?.(app);
+
+  const broker = options.broker;
+  const current = typeof broker === 'function' ? broker : () => broker;
+  const version = options.version ?? readPackageVersion();
+  // Routes load as a plugin, after whatever `extend` registered, so global
+  // hooks of plugins (rate limit, CORS, metrics) apply to every route.
+  app.register(async (scope) => {
+    registerCredentialRoutes(scope, { current, observer: options.observer ?? {} });
+    registerHealthRoutes(scope, { version, probe: options.health ?? configOnlyProbe });
+  });
+  return app;
+}

@@ -1,0 +1,101 @@
+/**
+ * The RequestObserver of the operations layer: audit events, the mint
+ * counter and the per-subject limit around authentication and minting.
+ *
+ * - AUTH_SUCCESS / AUTH_FAILURE per authentication; a replay (found while
+ *   minting) is an AUTH_FAILURE with `token_replayed` (SPEC §7).
+ * - MINT_SUCCESS / MINT_FAILURE per mint request; a policy denial is a
+ *   MINT_FAILURE with `key_not_granted`; a per-subject 429 is a
+ *   MINT_FAILURE with `rate_limit_exceeded`.
+ * - With an audit file and `failClosed`, a mint whose record cannot be
+ *   written answers 503 and its credentials are withheld; the log stream
+ *   then carries a MINT_FAILURE `audit_write_failed` listing them as discarded.
+ *
+ * `credential_minting_total` counts per key what the provider did: success
+ * for every key minted (discarded ones too), failure for every key listed in
+ * `details.failures`. Requests refused before any provider call (403, 400,
+ * replay) are not mint attempts; their key names may not even be configured,
+ * so they never become labels.
+ */
+import type { FastifyRequest } from 'fastify';
+import { InvalidTokenError, type MintFailure, ServiceUnavailableError } from '../../core/errors.ts';
+import type { MintedKeyAudit } from '../../core/mint.ts';
+import type { VerifiedToken } from '../../core/types.ts';
+import { authFailure, authSuccess, mintFailure, mintSuccess, requestedKeys } from '../audit/events.ts';
+import type { AuditLog } from '../audit/log.ts';
+import type { RequestObserver } from '../routes/credentials.ts';
+import type { BrokerMetrics } from '../telemetry.ts';
+
+/** Options of {@link createRequestObserver}. */
+export interface ObserverOptions {
+  audit: AuditLog;
+  metrics: Pick<BrokerMetrics, 'mint'>;
+  /** The per-subject limit (throws 429); applied to mints only. */
+  limitSubject?: (verified: VerifiedToken) => Promise<void>;
+}
+
+const MINT_ROUTE = '/credentials/mint';
+
+function countMints(
+  metrics: ObserverOptions['metrics'],
+  minted: readonly MintedKeyAudit[],
+  failures: readonly MintFailure[],
+): void {
+  for (const entry of minted) metrics.mint(entry.provider, entry.key, 'success');
+  for (const failure of failures) metrics.mint(failure.provider, failure.key, 'failure');
+}
+
+function failuresOf(error: unknown): MintFailure[] {
+  const failures = (error as { details?: { failures?: unknown } }).details?.failures;
+  return Array.isArray(failures) ? (failures as MintFailure[]) : [];
+}
+
+/** Builds the observer handed to buildApp. */
+export function createRequestObserver(options: ObserverOptions): RequestObserver {
+  const { audit, metrics } = options;
+  // Requests whose failure was already audited (a per-subject 429 thrown from `authenticated`).
+  const audited = new WeakSet<FastifyRequest>();
+
+  return {
+    async authenticated(request, verified) {
+      await audit.record(authSuccess(request, verified));
+      if (!options.limitSubject || request.routeOptions.url !== MINT_ROUTE) return;
+      try {
+        await options.limitSubject(verified);
+      } catch (error) {
+        audited.add(request);
+        await audit.record(mintFailure(request, verified, requestedKeys(request) ?? [], error));
+        throw error;
+      }
+    },
+
+    async authenticationFailed(request, error) {
+      if (audited.has(request)) return;
+      await audit.record(authFailure(request, error));
+    },
+
+    async minted(request, { verified, keys, result }) {
+      countMints(metrics, result.audit, []);
+      const event = mintSuccess(request, verified, keys, result.audit);
+      if ((await audit.toFile(event)) || !audit.failClosed) {
+        audit.toLog(event);
+        return;
+      }
+      const refusal = new ServiceUnavailableError({
+        message: 'The audit record could not be written; no credentials were issued',
+        details: { reason: 'audit_write_failed' },
+      });
+      audit.toLog(mintFailure(request, verified, keys, refusal, result.audit));
+      throw refusal;
+    },
+
+    async mintFailed(request, { verified, keys, error, discarded }) {
+      countMints(metrics, discarded, failuresOf(error));
+      if (error instanceof InvalidTokenError) {
+        await audit.record(authFailure(request, error, verified));
+        return;
+      }
+      await audit.record(mintFailure(request, verified, keys, error, discarded));
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Request ids and request logs. The id is the client's `X-Request-ID` when it
+ * is short and plain, else a random UUID; fastify's `genReqId` makes it
+ * `request.id`, so every log line of the request carries it as `requestId`,
+ * and every response echoes it. The completion line logs the path without
+ * its query string: a `?token=` must never reach a log.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+
+const ACCEPTED = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The id for `raw`: its `X-Request-ID` when it matches SPEC §4's pattern, else a new UUID. */
+export function requestIdFor(raw: Pick<IncomingMessage, 'headers'>): string {
+  const offered = raw.headers['x-request-id'];
+  return typeof offered === 'string' && ACCEPTED.test(offered) ? offered : randomUUID();
+}
+
+/** The URL path of `request`, without its query string. */
+export function pathOf(request: Pick<FastifyRequest, 'url'>): string {
+  return request.url.split('?', 1)[0] as string;
+}
+
+/** Fastify's per-request log lines, without query strings; health probes at debug. */
+class RequestLog extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: 'requestId' });
+  }
+
+  override incomingRequest(): void {}
+
+  override routeNotFound(): void {}
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const path = pathOf(request);
+    const facts = {
+      method: request.method,
+      path,
+      statusCode: reply.statusCode,
+      responseTime: reply.elapsedTime,
+    };
+    if (error) request.log.error({ ...facts, err: error }, 'request errored');
+    else if (path.startsWith('/health')) request.log.debug(facts, 'request completed');
+    else request.log.info(facts, 'request completed');
+  }
+}
+
+/** Fastify constructor options that make `request.id` the request id and shape request logs. */
+export function requestIdOptions() {
+  return {
+    // Fastify's own header handling would accept any value; genReqId validates.
+    requestIdHeader: false as const,
+    genReqId: requestIdFor,
+    logController: new RequestLog(),
+  };
+}
+
+/** Echoes the id as `X-Request-ID` on every response, errors included. */
+export function registerRequestId(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+}

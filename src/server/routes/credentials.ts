@@ -1,0 +1,134 @@
+/**
+ * `/credentials/*`: mint, list keys, list client IdPs. Each handler takes the
+ * current CredentialBroker once, so a config reload never changes the rules
+ * halfway through a request. Checks run in SPEC §4 order: request shape
+ * (schema, 400) → token (401) → policy (403) → mint.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CredentialBroker, MintedKeyAudit, MintResult } from '../../core/mint.ts';
+import { discardedMints } from '../../core/mint.ts';
+import type { VerifiedToken } from '../../core/types.ts';
+import { requestDeadline, untilDeadline } from './deadline.ts';
+import { presentedToken, queryToken } from './token.ts';
+
+/** Key names as SPEC §4 allows them. */
+export const KEY_NAME_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+
+/**
+ * Body of `POST /credentials/mint`. Duplicate key names are refused (400)
+ * rather than merged: a request naming a key twice is a client bug. The
+ * token has no length limit here on purpose — an oversized token is the
+ * verifier's 401 `token_too_large`, not a schema 400.
+ */
+export const MintBodySchema = Type.Object(
+  {
+    keys: Type.Array(Type.String({ pattern: KEY_NAME_PATTERN }), {
+      minItems: 1,
+      maxItems: 10,
+      uniqueItems: true,
+    }),
+    oidcToken: Type.Optional(Type.String()),
+    duration: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+type MintBody = Static<typeof MintBodySchema>;
+
+/**
+ * Hooks around authentication and minting, for audit, metrics and
+ * per-subject rate limits. A hook that throws a BrokerError fails the request
+ * with it (e.g. 429 from `authenticated`, 503 from `minted` when an audit
+ * record cannot be written).
+ */
+export interface RequestObserver {
+  authenticated?(request: FastifyRequest, verified: VerifiedToken): void | Promise<void>;
+  authenticationFailed?(request: FastifyRequest, error: unknown): void | Promise<void>;
+  minted?(request: FastifyRequest, event: MintEvent & { result: MintResult }): void | Promise<void>;
+  mintFailed?(
+    request: FastifyRequest,
+    event: MintEvent & { error: unknown; discarded: MintedKeyAudit[] },
+  ): void | Promise<void>;
+}
+
+/** What every mint event carries. */
+export interface MintEvent {
+  verified: VerifiedToken;
+  keys: readonly string[];
+}
+
+/** What the credential routes need from the app. */
+export interface CredentialRouteOptions {
+  current: () => CredentialBroker;
+  observer: RequestObserver;
+}
+
+/** Registers `POST /credentials/mint`, `GET /credentials/keys`, `GET /credentials/idp-providers`. */
+export function registerCredentialRoutes(app: FastifyInstance, options: CredentialRouteOptions): void {
+  const { current, observer } = options;
+
+  async function authenticate(
+    broker: CredentialBroker,
+    request: FastifyRequest,
+    token: string,
+    signal: AbortSignal,
+  ) {
+    try {
+      const verified = await untilDeadline(broker.authenticate(token, signal), signal);
+      await observer.authenticated?.(request, verified);
+      return verified;
+    } catch (error) {
+      await observer.authenticationFailed?.(request, error);
+      throw error;
+    }
+  }
+
+  async function mintKeys(
+    broker: CredentialBroker,
+    request: FastifyRequest,
+    verified: VerifiedToken,
+    body: MintBody,
+    signal: AbortSignal,
+  ): Promise<MintResult> {
+    const event = { verified, keys: body.keys };
+    let result: MintResult;
+    try {
+      result = await untilDeadline(
+        broker.mint(verified, { keys: body.keys, duration: body.duration }, signal),
+        signal,
+      );
+    } catch (error) {
+      await observer.mintFailed?.(request, { ...event, error, discarded: discardedMints(error) });
+      throw error;
+    }
+    await observer.minted?.(request, { ...event, result });
+    return result;
+  }
+
+  app.post('/credentials/mint', { schema: { body: MintBodySchema } }, async (request) => {
+    const broker = current();
+    const body = request.body as MintBody;
+    const token = presentedToken({ authorization: request.headers.authorization, body: body.oidcToken });
+    const deadline = requestDeadline(broker.config.server.requestTimeout);
+    try {
+      const verified = await authenticate(broker, request, token, deadline.signal);
+      return (await mintKeys(broker, request, verified, body, deadline.signal)).response;
+    } finally {
+      deadline.clear();
+    }
+  });
+
+  app.get('/credentials/keys', async (request) => {
+    const broker = current();
+    const query = broker.config.server.allowQueryToken ? queryToken(request.query) : undefined;
+    const token = presentedToken({ authorization: request.headers.authorization, query });
+    const deadline = requestDeadline(broker.config.server.requestTimeout);
+    try {
+      return broker.listKeys(await authenticate(broker, request, token, deadline.signal));
+    } finally {
+      deadline.clear();
+    }
+  });
+
+  app.get('/credentials/idp-providers', async () => current().idpProviders());
+}

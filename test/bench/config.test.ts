@@ -1,0 +1,70 @@
+/**
+ * The benchmark is not part of `npm test`, but the config it generates is:
+ * if the schema moves on, this fails instead of the benchmark rotting.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  type BenchEndpoints,
+  benchConfigYaml,
+  benchIdentity,
+  idpName,
+  KEY_NAMES,
+  SECRET_VARIABLE,
+} from '../../bench/config.ts';
+import { ConfigError, loadConfig } from '../../src/core/config/index.ts';
+
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+const endpoints: BenchEndpoints = {
+  clientIdps: Array.from({ length: 20 }, (_, i) => ({
+    issuer: `http://127.0.0.1:${41000 + i}`,
+    jwksUri: `http://127.0.0.1:40999/jwks/${i}`,
+  })),
+  brokerIssuer: 'http://127.0.0.1:40998',
+  stsEndpoint: 'http://127.0.0.1:40997',
+};
+
+async function load(identities: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'voidkey-bench-config-'));
+  dirs.push(dir);
+  const path = join(dir, 'config.yaml');
+  await writeFile(path, benchConfigYaml(endpoints, identities));
+  try {
+    return await loadConfig({ path, env: { [SECRET_VARIABLE]: 'bench-secret' } });
+  } catch (err) {
+    if (err instanceof ConfigError) assert.fail(`bench config refused:\n${err.problems.join('\n')}`);
+    throw err;
+  }
+}
+
+describe('bench config', () => {
+  it('validates with 20 client IdPs and 500 identities of three keys each, rate limits off', async () => {
+    const { config } = await load(500);
+    assert.equal(config.clientIdps.length, 20);
+    assert.equal(config.clientIdentities.length, 500);
+    assert.deepEqual(Object.keys(config.clientIdentities[0]?.keys ?? {}), [...KEY_NAMES]);
+    assert.equal(config.rateLimit.enabled, false);
+    assert.equal(config.logging.level, 'warn');
+    assert.equal(config.server.allowInsecureIssuers, true);
+    assert.equal(config.brokerIdp.clientSecret, 'bench-secret');
+  });
+
+  it('binds identity 21 to the second client IdP with its own role per key', async () => {
+    const { config } = await load(25);
+    const expected = benchIdentity(21, 20);
+    const identity = config.clientIdentities[21];
+    assert.equal(identity?.idp, idpName(1));
+    assert.equal(identity?.subject, expected.subject);
+    assert.equal(identity?.keys.KEY_C?.roleArn, 'arn:aws:iam::123456789012:role/bench-21-c');
+  });
+
+  it('validates the 10 and 10,000 identity variants of the scaling comparison', async () => {
+    assert.equal((await load(10)).config.clientIdentities.length, 10);
+    assert.equal((await load(10_000)).config.clientIdentities.length, 10_000);
+  });
+});

@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { stringify } from 'yaml';
+import { type CommandIo, run } from '../../src/cli/config.ts';
+
+let dir = '';
+
+const VALID = {
+  brokerIdp: {
+    name: 'keycloak',
+    issuer: 'https://auth.example.com/realms/voidkey',
+    audience: 'voidkey-broker',
+    clientId: 'broker-service',
+    clientSecret: '${BROKER_CLIENT_SECRET}',
+  },
+  clientIdps: [{ name: 'gh', issuer: 'https://token.actions.githubusercontent.com', audience: 'voidkey' }],
+  accessProviders: [{ name: 'aws-prod', type: 'aws-sts', externalId: 'x' }],
+  clientIdentities: [
+    {
+      subject: 'repo:o/r:ref:refs/heads/main',
+      idp: 'gh',
+      keys: { DEPLOY: { provider: 'aws-prod', roleArn: 'arn:aws:iam::123456789012:role/Deploy' } },
+    },
+  ],
+};
+
+const SECRET = 'cli-test-secret-value';
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'voidkey-cli-config-'));
+  await writeFile(join(dir, 'valid.yaml'), stringify(VALID));
+  const identity = { ...VALID.clientIdentities[0], idp: 'github' };
+  const invalid = { ...VALID, server: { prot: 1, trustProxy: true }, clientIdentities: [identity] };
+  await writeFile(join(dir, 'invalid.yaml'), stringify(invalid));
+  await mkdir(join(dir, 'cwd', 'config'), { recursive: true });
+  await writeFile(join(dir, 'cwd', 'config', 'config.yaml'), stringify(VALID));
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(
+  args: string[],
+  env: Record<string, string> = { BROKER_CLIENT_SECRET: SECRET },
+  cwd = dir,
+) {
+  const out: Result = { code: -1, stdout: '', stderr: '' };
+  const io: CommandIo = {
+    stdout: (t) => {
+      out.stdout += t;
+    },
+    stderr: (t) => {
+      out.stderr += t;
+    },
+    env,
+    cwd,
+  };
+  out.code = await run(args, io);
+  return out;
+}
+
+const EXTERNAL_ID_WARNING =
+  'warning: accessProviders[0].externalId: has no effect: no key of this provider uses assumeRole (it applies to the assumeRole hop only)\n';
+
+describe('voidkey config validate', () => {
+  test('exits 0 on a valid config, printing warnings with the warning: prefix on stderr', async () => {
+    const r = await cli(['validate', '--config', 'valid.yaml']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'config OK: valid.yaml\n');
+    assert.equal(r.stderr, EXTERNAL_ID_WARNING);
+  });
+
+  test('accepts --config=PATH', async () => {
+    const r = await cli(['validate', `--config=${join(dir, 'valid.yaml')}`]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `config OK: ${join(dir, 'valid.yaml')}\n`);
+  });
+
+  test('exits 1 on an invalid config with one line per problem on stderr', async () => {
+    const r = await cli(['validate', '--config', 'invalid.yaml']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+      'server.prot: unknown field; did you mean `port`?',
+      'server.trustProxy: `true` is refused: it would believe the X-Forwarded-For of any client, so anyone could ' +
+        'choose their IP address (and rate-limit bucket); use a hop count or a list of proxy CIDRs',
+      'clientIdentities[0].idp: unknown idp "github" (configured: gh)',
+    ]);
+  });
+
+  test('an unset secret is a problem naming the variable, and a set one never appears in output', async () => {
+    const missing = await cli(['validate', '--config', 'valid.yaml'], {});
+    assert.equal(missing.code, 1);
+    assert.equal(
+      missing.stderr,
+      'brokerIdp.clientSecret: environment variable BROKER_CLIENT_SECRET is not set and has no default\n',
+    );
+    const ok = await cli(['validate', '--config', 'valid.yaml']);
+    assert.ok(!`${ok.stdout}${ok.stderr}`.includes(SECRET));
+  });
+
+  test('finds the config through $CONFIG_PATH, then ./config/config.yaml', async () => {
+    const viaEnv = await cli(['validate'], { BROKER_CLIENT_SECRET: SECRET, CONFIG_PATH: 'invalid.yaml' });
+    assert.equal(viaEnv.code, 1);
+    const viaCwd = await cli(['validate'], { BROKER_CLIENT_SECRET: SECRET }, join(dir, 'cwd'));
+    assert.equal(viaCwd.code, 0);
+    assert.equal(viaCwd.stdout, 'config OK: ./config/config.yaml\n');
+  });
+
+  test('exits 1 when no config file is found', {
+    skip: existsSync('/etc/voidkey/config.yaml') ? 'this machine has /etc/voidkey/config.yaml' : false,
+  }, async () => {
+    const r = await cli(['validate'], {}, join(dir, 'cwd', 'config'));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no config file found/);
+  });
+
+  test('exits 2 on an unknown flag, a missing value or a missing or unknown subcommand', async () => {
+    for (const args of [
+      ['validate', '--bogus'],
+      ['validate', '--config'],
+      [],
+      ['check'],
+      ['validate', 'extra'],
+    ]) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /Usage: voidkey config validate/);
+    }
+  });
+
+  test('--help prints usage on stdout and exits 0', async () => {
+    for (const args of [['--help'], ['validate', '--help'], ['validate', '-h']]) {
+      const r = await cli(args);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /^Usage: voidkey config validate \[--config PATH\] \[--check-connectivity\]/);
+      assert.equal(r.stderr, '');
+    }
+  });
+});
+
+describe('voidkey config validate --check-connectivity', () => {
+  let server: Server;
+  let base = '';
+  let signer: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+  let jwk: Record<string, unknown>;
+
+  async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (req.url === '/good/.well-known/openid-configuration') {
+      return json(200, {
+        issuer: `${base}/good`,
+        jwks_uri: `${base}/good/jwks`,
+        token_endpoint: `${base}/good/token`,
+      });
+    }
+    if (req.url === '/good/jwks') return json(200, { keys: [jwk] });
+    if (req.url === '/good/token' && req.method === 'POST') {
+      let form = '';
+      for await (const chunk of req) form += chunk;
+      const asked = new URLSearchParams(form).get('audience') ?? '';
+      const aud = asked === 'wrong-aud' ? 'someone-else' : asked;
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer(`${base}/good`)
+        .setSubject('broker-service')
+        .setAudience(aud)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(signer);
+      return json(200, { access_token: token, token_type: 'Bearer', expires_in: 300 });
+    }
+    json(404, { error: 'not_found' });
+  }
+
+  before(async () => {
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    signer = pair.privateKey;
+    jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+    server = createServer((req, res) => void answer(req, res));
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  function peerConfig(extra: { badIdp?: boolean; wrongAudience?: boolean }) {
+    return {
+      server: { allowInsecureIssuers: true },
+      broker: { maxRetries: 0, httpTimeout: 2000 },
+      brokerIdp: { ...VALID.brokerIdp, issuer: `${base}/good`, clientSecret: 'peer-test-secret' },
+      clientIdps: [
+        { name: 'good', issuer: `${base}/good`, audience: 'voidkey' },
+        ...(extra.badIdp ? [{ name: 'bad', issuer: `${base}/bad`, audience: 'voidkey' }] : []),
+      ],
+      accessProviders: [
+        { name: 'aws-prod', type: 'aws-sts', endpoint: `${base}/sts` },
+        ...(extra.wrongAudience
+          ? [{ name: 'minio', type: 'minio', endpoint: `${base}/minio`, audience: 'wrong-aud' }]
+          : []),
+      ],
+    };
+  }
+
+  const INSECURE_WARNING =
+    'warning: server.allowInsecureIssuers: http:// issuers and endpoints are permitted: development only, never in production\n';
+
+  test('exits 0 when every issuer and broker-token audience is reachable and right', async () => {
+    await writeFile(join(dir, 'peers-ok.yaml'), stringify(peerConfig({})));
+    const r = await cli(['validate', '--config', 'peers-ok.yaml', '--check-connectivity']);
+    assert.equal(r.stderr, INSECURE_WARNING);
+    assert.equal(r.stdout, 'config OK: peers-ok.yaml\n');
+    assert.equal(r.code, 0);
+  });
+
+  test('exits 1 naming an unreachable issuer and a broker token with the wrong audience', async () => {
+    await writeFile(
+      join(dir, 'peers-bad.yaml'),
+      stringify(peerConfig({ badIdp: true, wrongAudience: true })),
+    );
+    const r = await cli(['validate', '--config', 'peers-bad.yaml', '--check-connectivity']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines[0], INSECURE_WARNING.trimEnd());
+    assert.match(lines[1] ?? '', /^clientIdps\[1\]\.issuer: cannot fetch discovery\/JWKS: .*404/);
+    assert.equal(
+      lines[2],
+      'accessProviders[1].audience: cannot obtain a broker token for "wrong-aud": ' +
+        'broker token audience does not contain the requested audience',
+    );
+    assert.equal(lines.length, 3);
+    assert.ok(!r.stderr.includes('peer-test-secret'));
+  });
+});

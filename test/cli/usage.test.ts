@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { makeHome, makeToken, removeHome, runCli } from './helpers.ts';
+
+let home: string;
+const token = makeToken({ sub: 'repo:acme/app:ref:refs/heads/main' });
+before(() => {
+  home = makeHome();
+});
+after(() => removeHome(home));
+
+const run = (args: string[]) => runCli(args, { home, secrets: [token] });
+
+describe('voidkey version', () => {
+  test('prints voidkey and the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const { code, stdout, stderr } = await run(['version']);
+    assert.equal(code, 0);
+    assert.equal(stdout, `voidkey ${version}\n`);
+    assert.equal(stderr, '');
+  });
+});
+
+describe('--help', () => {
+  for (const command of ['mint', 'list-keys', 'validate']) {
+    test(`${command} --help documents the global flags, precedence and exit codes`, async () => {
+      const { code, stdout, stderr } = await run([command, '--help']);
+      assert.equal(code, 0);
+      assert.equal(stderr, '');
+      assert.match(stdout, new RegExp(`^Usage: voidkey ${command}`));
+      for (const flag of ['--broker-url', '--token', '--token-file', '--config', '--timeout', '--audience']) {
+        assert.ok(stdout.includes(`  ${flag} `), flag);
+      }
+      assert.ok(stdout.includes('Precedence: flag > environment variable > config file > default.'));
+      for (const code of [
+        '0  success',
+        '2  usage',
+        '3  authentication',
+        '4  denied',
+        '5  broker or provider failure',
+      ]) {
+        assert.ok(stdout.includes(`  ${code}`), code);
+      }
+    });
+  }
+});
+
+describe('usage errors exit 2 with one line naming the problem', () => {
+  const cases: Array<[string, string[], string]> = [
+    ['an unknown flag', ['mint', '--bogus'], "voidkey: unknown option --bogus (see 'voidkey mint --help')"],
+    [
+      'a mistyped flag carrying a token, without echoing it',
+      ['mint', `--tokn=${token}`],
+      "voidkey: unknown option --tokn (see 'voidkey mint --help')",
+    ],
+    [
+      'a flag without its value',
+      ['list-keys', '--format'],
+      "voidkey: option --format needs a value (use --format=VALUE for a value starting with '-') (see 'voidkey list-keys --help')",
+    ],
+    [
+      'a value given to a boolean flag',
+      ['mint', '--all=yes'],
+      "voidkey: option --all takes no value (see 'voidkey mint --help')",
+    ],
+    [
+      'a positional token, shortened',
+      ['validate', token],
+      `voidkey: unexpected argument '${token.slice(0, 12)}…'; this command takes only flags (see 'voidkey validate --help')`,
+    ],
+    [
+      '--keys with --all',
+      ['mint', '--broker-url', 'http://127.0.0.1:9', '--keys', 'A', '--all'],
+      'voidkey: --keys and --all are mutually exclusive',
+    ],
+    [
+      'a bad key name',
+      ['mint', '--broker-url', 'http://127.0.0.1:9', '--keys', 'A,b c'],
+      "voidkey: --keys: 'b c' is not a key name (letters, digits, '_' and '-', at most 64)",
+    ],
+    [
+      'an empty key list',
+      ['mint', '--broker-url', 'http://127.0.0.1:9', '--keys', ' , '],
+      'voidkey: --keys names no key',
+    ],
+    [
+      'no keys at all',
+      ['mint', '--broker-url', 'http://127.0.0.1:9'],
+      'voidkey: no keys: pass --keys A,B or --all, or set default_keys in ~/.voidkey/config.yaml',
+    ],
+    [
+      'an unknown output format',
+      ['mint', '--broker-url', 'http://127.0.0.1:9', '--keys', 'A', '--output', 'xml'],
+      "voidkey: --output: 'xml' is not one of env, json, yaml, dotenv, github, credential-process",
+    ],
+    [
+      'an unknown list format',
+      ['list-keys', '--format', 'csv'],
+      "voidkey: --format: 'csv' is not one of table, json, yaml",
+    ],
+    [
+      'a bad timeout',
+      ['list-keys', '--broker-url', 'http://127.0.0.1:9', '--timeout', '0'],
+      "voidkey: --timeout must be a number of seconds between 0 and 3600, got '0'",
+    ],
+    [
+      'a bad duration',
+      ['mint', '--broker-url', 'http://127.0.0.1:9', '--keys', 'A', '--duration', '-5'],
+      "voidkey: option --duration needs a value (use --duration=VALUE for a value starting with '-') (see 'voidkey mint --help')",
+    ],
+    [
+      'a fractional duration',
+      ['mint', '--broker-url', 'http://127.0.0.1:9', '--keys', 'A', '--duration', '1.5'],
+      "voidkey: --duration must be a whole number of seconds from 1 to 604800, got '1.5'",
+    ],
+    [
+      'a broker URL with credentials',
+      ['list-keys', '--broker-url', 'https://user:pw@broker.example.com'],
+      'voidkey: the broker URL must not carry a user name or password',
+    ],
+  ];
+  for (const [what, args, line] of cases) {
+    test(what, async () => {
+      const { code, stdout, stderr } = await run(args);
+      assert.equal(code, 2);
+      assert.equal(stdout, '');
+      assert.equal(stderr, `${line}\n`);
+    });
+  }
+});
+
+describe('start-up cost', () => {
+  test('voidkey version loads no module outside node: built-ins', () => {
+    const seen = new Set<string>();
+    const visit = (url: URL) => {
+      if (seen.has(url.href)) return;
+      seen.add(url.href);
+      const source = readFileSync(url, 'utf8');
+      // Static imports only: dynamic import() is how heavy modules are deferred.
+      for (const match of source.matchAll(/^import\s+(?!type\b)[^'"]*['"]([^'"]+)['"]/gm)) {
+        const specifier = match[1] ?? '';
+        if (specifier.startsWith('.')) visit(new URL(specifier, url));
+        else assert.match(specifier, /^node:/, `${url.pathname} imports ${specifier}`);
+      }
+    };
+    visit(new URL('../../src/cli/main.ts', import.meta.url));
+    visit(new URL('../../src/cli/version.ts', import.meta.url));
+    assert.equal(seen.size, 2);
+  });
+});

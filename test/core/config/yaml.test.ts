@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { cleanup, loadText } from './helpers.ts';
+
+after(cleanup);
+
+const IDPS = `
+brokerIdp: &broker
+  name: keycloak
+  issuer: https://auth.example.com/realms/voidkey
+  audience: voidkey-broker
+  clientId: broker-service
+  clientSecret: not-a-real-secret
+clientIdps:
+  - &gh
+    name: github-actions
+    issuer: https://token.actions.githubusercontent.com
+    audience: voidkey
+`;
+
+describe('YAML parsing', () => {
+  test('anchors, aliases and merge keys work within a file', async () => {
+    const out = await loadText(`${IDPS}
+  - <<: *gh
+    name: gitlab
+    issuer: https://gitlab.com
+    clockTolerance: 5
+accessProviders:
+  - name: aws-prod
+    type: aws-sts
+clientIdentities:
+  - subject: &sub repo:myorg/myapp:ref:refs/heads/main
+    idp: github-actions
+    keys: &keys
+      AWS_DEPLOY: { provider: aws-prod, roleArn: "arn:aws:iam::123456789012:role/Deploy" }
+  - subject: *sub
+    idp: gitlab
+    keys: *keys
+`);
+    assert.deepEqual(out.problems, []);
+    const gitlab = out.config?.clientIdps[1];
+    assert.equal(gitlab?.name, 'gitlab');
+    assert.equal(gitlab?.audience, 'voidkey');
+    assert.equal(gitlab?.clockTolerance, 5);
+    assert.equal(out.config?.clientIdentities[1]?.subject, 'repo:myorg/myapp:ref:refs/heads/main');
+    assert.equal(out.config?.clientIdentities[1]?.keys.AWS_DEPLOY?.provider, 'aws-prod');
+  });
+
+  test('YAML 1.1 words like yes stay strings (core schema), so no silent booleans', async () => {
+    const out = await loadText(`${IDPS}server: { allowQueryToken: yes }\n`);
+    assert.deepEqual(out.problems, ['server.allowQueryToken: must be true or false (got a string)']);
+  });
+
+  test('duplicate keys are refused with their line and column', async () => {
+    const out = await loadText(`${IDPS}server:\n  port: 1\n  port: 2\n`);
+    assert.deepEqual(out.problems, ['config.yaml: line 15, column 3: Map keys must be unique']);
+  });
+
+  test('syntax errors name the file, line and column without quoting the source line', async () => {
+    const out = await loadText('brokerIdp:\n  clientSecret: "hunter22-secret\n');
+    assert.equal(out.problems.length >= 1, true);
+    for (const p of out.problems) {
+      assert.match(p, /^config\.yaml: line \d+, column \d+: /);
+      assert.ok(!p.includes('hunter22-secret'), p);
+    }
+  });
+
+  test('alias expansion is capped against billion-laughs documents', async () => {
+    const lol = [
+      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+      'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+    ].join('\n');
+    const out = await loadText(lol);
+    assert.deepEqual(out.problems, [
+      'config.yaml: Excessive alias count indicates a resource exhaustion attack',
+    ]);
+  });
+
+  test('a document that is not a map is refused', async () => {
+    const out = await loadText('- a\n- b\n');
+    assert.deepEqual(out.problems, ['config.yaml: the document must be a map of sections']);
+  });
+
+  test('an empty file reports the missing required section', async () => {
+    const out = await loadText('');
+    assert.deepEqual(out.problems, ['brokerIdp: required field is missing']);
+  });
+
+  test('a key with nothing after it counts as not set', async () => {
+    const out = await loadText(`${IDPS}server:\nlogging:\n  level:\n`);
+    assert.deepEqual(out.problems, []);
+    assert.equal(out.config?.server.port, 3000);
+    assert.equal(out.config?.logging.level, 'info');
+  });
+});
+
+describe('aliases and expansion', () => {
+  test('a flat anchor may be reused many times', async () => {
+    const identities = Array.from(
+      { length: 300 },
+      (_, i) => `  - { subject: "s${i}", idp: github-actions, keys: *keys }`,
+    ).join('\n');
+    const out = await loadText(`${IDPS}accessProviders: [{ name: aws-prod, type: aws-sts }]
+clientIdentities:
+  - subject: first
+    idp: github-actions
+    keys: &keys
+      AWS_DEPLOY: { provider: aws-prod, roleArn: "arn:aws:iam::123456789012:role/Deploy" }
+${identities}
+`);
+    assert.deepEqual(out.problems, []);
+    assert.equal(out.config?.clientIdentities.length, 301);
+  });
+
+  test('an aliased value is substituted once, so $${ stays literal in every copy', async () => {
+    const out = await loadText(
+      `${IDPS}accessProviders: [{ name: aws-prod, type: aws-sts }]
+clientIdentities:
+  - subject: a
+    idp: github-actions
+    keys: &keys
+      AWS_DEPLOY: { provider: aws-prod, roleArn: "arn:aws:iam::123456789012:role/Deploy", description: "$\${HOME}" }
+  - { subject: b, idp: github-actions, keys: *keys }
+`,
+      { HOME: '/root' },
+    );
+    assert.deepEqual(out.problems, []);
+    assert.deepEqual(
+      out.config?.clientIdentities.map((i) => i.keys.AWS_DEPLOY?.description),
+      ['${HOME}', '${HOME}'],
+    );
+  });
+
+  test('a document expanding to too much data through aliases is refused', async () => {
+    const big = `"${'x'.repeat(100)}"`;
+    const text = `a: &a [${Array(999).fill(big).join(',')}]\nb: [${Array(999).fill('*a').join(',')}]\n`;
+    const started = Date.now();
+    const out = await loadText(text);
+    assert.deepEqual(out.problems, [
+      'config.yaml: the document expands to more than 1000000 values or 64 MiB of text through aliases',
+    ]);
+    assert.ok(Date.now() - started < 10_000);
+  });
+});

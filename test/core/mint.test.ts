@@ -1,0 +1,392 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  BrokerError,
+  ForbiddenError,
+  InvalidRequestError,
+  InvalidTokenError,
+  MintFailedError,
+  ServiceUnavailableError,
+  SubjectNotFoundError,
+} from '../../src/core/errors.ts';
+import { discardedMints, type ReplayGuard } from '../../src/core/mint.ts';
+import type { VerifiedToken } from '../../src/core/types.ts';
+import {
+  defaultOutput,
+  MAIN_SUBJECT,
+  NOW,
+  providerOf,
+  TOKENS,
+  testConfig,
+  UpstreamError,
+  world,
+} from '../server/helpers.ts';
+
+const signal = () => AbortSignal.timeout(5000);
+
+async function mainCaller(w: ReturnType<typeof world>): Promise<VerifiedToken> {
+  return w.broker.authenticate(TOKENS.main, signal());
+}
+
+function totalMintCalls(w: ReturnType<typeof world>): number {
+  return [...w.providers.values()].reduce((n, p) => n + p.calls.length, 0);
+}
+
+describe('mint use case', () => {
+  test('maps outputs: provider fields, { value } literals, and strings that name no field', async () => {
+    const w = world();
+    const { response } = await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY'] }, signal());
+    assert.deepEqual(response.credentials, {
+      AWS_DEPLOY: {
+        AWS_ACCESS_KEY_ID: 'AKIAAWS_DEPLOY',
+        AWS_SECRET_ACCESS_KEY: 'secret-AWS_DEPLOY',
+        AWS_SESSION_TOKEN: 'session-AWS_DEPLOY',
+        AWS_REGION: 'us-east-1',
+        AWS_DEFAULT_REGION: 'eu-west-1',
+      },
+    });
+  });
+
+  test('uses the provider type’s default outputs for a key without outputs', async () => {
+    const w = world();
+    const { response } = await w.broker.mint(
+      await mainCaller(w),
+      { keys: ['AWS_READ', 'MINIO_STORAGE', 'GCP_DEPLOY', 'AZURE_DEPLOY'] },
+      signal(),
+    );
+    assert.deepEqual(Object.keys(response.credentials.AWS_READ ?? {}), [
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+    ]);
+    assert.deepEqual(response.credentials.MINIO_STORAGE, {
+      MINIO_ACCESS_KEY: 'AKIAMINIO_STORAGE',
+      MINIO_SECRET_KEY: 'secret-MINIO_STORAGE',
+      MINIO_SESSION_TOKEN: 'session-MINIO_STORAGE',
+    });
+    assert.deepEqual(response.credentials.GCP_DEPLOY, {
+      GOOGLE_OAUTH_ACCESS_TOKEN: 'access-GCP_DEPLOY',
+      GOOGLE_TOKEN_EXPIRY: new Date(NOW.getTime() + 3600_000).toISOString(),
+    });
+    assert.deepEqual(Object.keys(response.credentials.AZURE_DEPLOY ?? {}), [
+      'AZURE_ACCESS_TOKEN',
+      'AZURE_TOKEN_EXPIRY',
+    ]);
+  });
+
+  test('answers the earliest expiry, each key’s expiry, the subject and the issue time', async () => {
+    const w = world();
+    const { response } = await w.broker.mint(
+      await mainCaller(w),
+      { keys: ['AWS_READ', 'AWS_DEPLOY'] },
+      signal(),
+    );
+    assert.equal(response.subject, MAIN_SUBJECT);
+    assert.equal(response.issuedAt, NOW.toISOString());
+    assert.deepEqual(response.keyExpiresAt, {
+      AWS_READ: new Date(NOW.getTime() + 3600_000).toISOString(),
+      AWS_DEPLOY: new Date(NOW.getTime() + 1800_000).toISOString(),
+    });
+    assert.equal(response.expiresAt, new Date(NOW.getTime() + 1800_000).toISOString());
+  });
+
+  test('returns one audit entry per key without any secret', async () => {
+    const w = world();
+    const { audit } = await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY'] }, signal());
+    assert.deepEqual(audit, [
+      {
+        key: 'AWS_DEPLOY',
+        provider: 'aws-prod',
+        role: 'arn:aws:iam::123456789012:role/Deploy',
+        accessKeyId: 'AKIAAWS_DEPLOY',
+        upstreamRequestId: 'req-aws-prod',
+        expiresAt: new Date(NOW.getTime() + 1800_000).toISOString(),
+      },
+    ]);
+    assert.doesNotMatch(JSON.stringify(audit), /secret-|session-/);
+  });
+
+  test('passes the caller, the broker token of the provider’s audience, the duration and the signal', async () => {
+    const w = world();
+    const s = signal();
+    await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY'] }, s);
+    const [input] = providerOf(w, 'aws-prod').calls;
+    assert.equal(input?.subject, MAIN_SUBJECT);
+    assert.equal(input?.issuer, 'https://token.actions.githubusercontent.com');
+    assert.equal(input?.brokerToken, 'broker-token-for-sts.aws');
+    assert.equal(input?.durationSeconds, 1800);
+    assert.equal(input?.signal, s);
+  });
+
+  test('refuses with every denied key before any upstream call', async () => {
+    const w = world();
+    await assert.rejects(
+      w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'NOPE', 'AWS_READ', 'ALSO_NOPE'] }, signal()),
+      (err: unknown) => err instanceof ForbiddenError && err.deniedKeys.join() === 'NOPE,ALSO_NOPE',
+    );
+    assert.equal(totalMintCalls(w), 0);
+    assert.deepEqual(w.brokerTokens.calls, []);
+  });
+
+  test('gives nothing to a configured subject presented by another IdP', async () => {
+    const w = world();
+    const gitlab = await w.broker.authenticate(TOKENS.gitlabMain, signal());
+    await assert.rejects(
+      w.broker.mint(gitlab, { keys: ['AWS_DEPLOY'] }, signal()),
+      (err: unknown) => err instanceof ForbiddenError && err.deniedKeys.join() === 'AWS_DEPLOY',
+    );
+    assert.equal(totalMintCalls(w), 0);
+  });
+
+  test('refuses a duration above a key’s maximum with 400 and mints nothing', async () => {
+    const w = world();
+    await assert.rejects(
+      w.broker.mint(await mainCaller(w), { keys: ['AWS_READ', 'AWS_DEPLOY'], duration: 3600 }, signal()),
+      (err: unknown) =>
+        err instanceof InvalidRequestError &&
+        /exceeds the maximum of 1800 s for key AWS_DEPLOY/.test(err.message),
+    );
+    assert.equal(totalMintCalls(w), 0);
+    assert.deepEqual(w.brokerTokens.calls, []);
+  });
+
+  test('raises a requested duration below the provider minimum to the minimum', async () => {
+    const w = world();
+    await w.broker.mint(await mainCaller(w), { keys: ['AWS_READ', 'GCP_DEPLOY'], duration: 60 }, signal());
+    assert.equal(providerOf(w, 'aws-dev').calls[0]?.durationSeconds, 900);
+    assert.equal(providerOf(w, 'gcp-prod').calls[0]?.durationSeconds, 60);
+  });
+
+  test('refuses a requested duration for an azure key', async () => {
+    const w = world();
+    await assert.rejects(
+      w.broker.mint(await mainCaller(w), { keys: ['AZURE_DEPLOY'], duration: 900 }, signal()),
+      (err: unknown) => err instanceof InvalidRequestError && err.status === 400,
+    );
+    assert.equal(totalMintCalls(w), 0);
+  });
+
+  test('asks for one broker token per distinct audience', async () => {
+    const w = world();
+    await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'AWS_READ', 'MINIO_STORAGE'] }, signal());
+    assert.deepEqual(w.brokerTokens.calls, ['sts.aws', 'minio']);
+  });
+
+  test('mints several keys concurrently', async () => {
+    const w = world();
+    let started = 0;
+    let release: () => void = () => {};
+    const allStarted = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    for (const p of w.providers.values()) {
+      p.behaviour = async (input) => {
+        started += 1;
+        if (started === 3) release();
+        await Promise.race([
+          allStarted,
+          new Promise((_, reject) => setTimeout(() => reject(new Error('sequential')), 1000)),
+        ]);
+        return defaultOutput(p.name, input);
+      };
+    }
+    const { response } = await w.broker.mint(
+      await mainCaller(w),
+      { keys: ['AWS_DEPLOY', 'MINIO_STORAGE', 'GCP_DEPLOY'] },
+      signal(),
+    );
+    assert.deepEqual(Object.keys(response.credentials), ['AWS_DEPLOY', 'MINIO_STORAGE', 'GCP_DEPLOY']);
+    assert.equal(started, 3);
+  });
+
+  test('fails as a whole with 502 listing every refused key, and reports what was discarded', async () => {
+    const w = world();
+    const refuse = async () => {
+      throw new UpstreamError('refused', 'AccessDenied');
+    };
+    providerOf(w, 'aws-prod').behaviour = refuse;
+    providerOf(w, 'minio-local').behaviour = refuse;
+    const error = await w.broker
+      .mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'AWS_READ', 'MINIO_STORAGE'] }, signal())
+      .then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+    assert.ok(error instanceof MintFailedError);
+    assert.equal(error.status, 502);
+    assert.deepEqual(error.details, {
+      failures: [
+        { key: 'AWS_DEPLOY', provider: 'aws-prod', reason: 'AccessDenied' },
+        { key: 'MINIO_STORAGE', provider: 'minio-local', reason: 'AccessDenied' },
+      ],
+    });
+    assert.deepEqual(
+      discardedMints(error).map((a) => a.key),
+      ['AWS_READ'],
+    );
+  });
+
+  test('fails with 503 when any failed key was unavailable', async () => {
+    const w = world();
+    providerOf(w, 'aws-prod').behaviour = async () => {
+      throw new UpstreamError('refused', 'AccessDenied');
+    };
+    providerOf(w, 'minio-local').behaviour = async () => {
+      throw new UpstreamError('unavailable', 'throttled');
+    };
+    await assert.rejects(
+      w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'MINIO_STORAGE'] }, signal()),
+      (err: unknown) =>
+        err instanceof ServiceUnavailableError &&
+        JSON.stringify(err.details) ===
+          JSON.stringify({
+            failures: [
+              { key: 'AWS_DEPLOY', provider: 'aws-prod', reason: 'AccessDenied' },
+              { key: 'MINIO_STORAGE', provider: 'minio-local', reason: 'throttled' },
+            ],
+          }),
+    );
+  });
+
+  test('fails the keys of an audience whose broker token cannot be had, minting nothing', async () => {
+    const w = world({ failAudiences: { minio: new UpstreamError('unavailable', 'broker IdP unreachable') } });
+    await assert.rejects(
+      w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'MINIO_STORAGE'] }, signal()),
+      (err: unknown) =>
+        err instanceof ServiceUnavailableError &&
+        JSON.stringify(err.details) ===
+          JSON.stringify({
+            failures: [{ key: 'MINIO_STORAGE', provider: 'minio-local', reason: 'broker IdP unreachable' }],
+          }),
+    );
+    assert.equal(totalMintCalls(w), 0);
+  });
+
+  test('lets a provider bug surface as a plain error (a 500), not as an upstream failure', async () => {
+    const w = world();
+    providerOf(w, 'aws-prod').behaviour = async () => {
+      throw new TypeError('cannot read properties of undefined');
+    };
+    await assert.rejects(
+      w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'AWS_READ'] }, signal()),
+      (err: unknown) => err instanceof TypeError && !(err instanceof BrokerError),
+    );
+  });
+});
+
+describe('authentication', () => {
+  test('passes verifier errors through unchanged', async () => {
+    const w = world();
+    await assert.rejects(
+      w.broker.authenticate('a.b.c', signal()),
+      (err: unknown) => err instanceof InvalidTokenError && err.reason === 'signature_invalid',
+    );
+  });
+
+  test('turns anything else a verifier throws into a 401, never a 500', async () => {
+    const w = world();
+    w.verifier.verify = async () => {
+      throw new RangeError('crypto exploded');
+    };
+    await assert.rejects(
+      w.broker.authenticate('a.b.c', signal()),
+      (err: unknown) => err instanceof InvalidTokenError && err.status === 401,
+    );
+  });
+});
+
+describe('one-time tokens', () => {
+  function guard() {
+    const log: string[] = [];
+    const replayGuard: ReplayGuard = {
+      async claim(verified, ttlMs) {
+        log.push(`claim ${verified.tokenId} ${ttlMs}`);
+      },
+      async release(verified) {
+        log.push(`release ${verified.tokenId}`);
+      },
+    };
+    return { log, replayGuard };
+  }
+  function oneTimeConfig() {
+    const config = testConfig();
+    const github = config.clientIdps[0];
+    if (github) github.oneTimeUse = true;
+    return config;
+  }
+
+  test('claims the token after the policy check, for its remaining lifetime plus clock tolerance', async () => {
+    const { log, replayGuard } = guard();
+    const w = world({ config: oneTimeConfig(), replayGuard });
+    const caller = await mainCaller(w);
+    await assert.rejects(w.broker.mint(caller, { keys: ['NOPE'] }, signal()), ForbiddenError);
+    assert.deepEqual(log, []);
+    await w.broker.mint(caller, { keys: ['AWS_READ'] }, signal());
+    assert.deepEqual(log, [`claim jti-${MAIN_SUBJECT} ${(600 + 30) * 1000}`]);
+  });
+
+  test('releases the token when every key failed, keeps it when one was minted', async () => {
+    const { log, replayGuard } = guard();
+    const w = world({ config: oneTimeConfig(), replayGuard });
+    providerOf(w, 'aws-prod').behaviour = async () => {
+      throw new UpstreamError('refused', 'AccessDenied');
+    };
+    const caller = await mainCaller(w);
+    await assert.rejects(w.broker.mint(caller, { keys: ['AWS_DEPLOY'] }, signal()), MintFailedError);
+    assert.deepEqual(log.slice(-1), [`release jti-${MAIN_SUBJECT}`]);
+    await assert.rejects(
+      w.broker.mint(caller, { keys: ['AWS_DEPLOY', 'AWS_READ'] }, signal()),
+      MintFailedError,
+    );
+    assert.match(log.at(-1) ?? '', /^claim /);
+  });
+
+  test('does not claim tokens of IdPs without oneTimeUse', async () => {
+    const { log, replayGuard } = guard();
+    const w = world({ replayGuard });
+    await w.broker.mint(await mainCaller(w), { keys: ['AWS_READ'] }, signal());
+    assert.deepEqual(log, []);
+  });
+});
+
+describe('key listing', () => {
+  test('lists every key with its provider, description and maximum duration', async () => {
+    const w = world();
+    assert.deepEqual(w.broker.listKeys(await mainCaller(w)), {
+      subject: MAIN_SUBJECT,
+      idp: 'github',
+      keys: [
+        { name: 'AWS_DEPLOY', provider: 'aws-prod', description: 'Deploy to production', maxDuration: 1800 },
+        { name: 'AWS_READ', provider: 'aws-dev', maxDuration: 43200 },
+        { name: 'AWS_CHAINED', provider: 'aws-dev', maxDuration: 3600 },
+        { name: 'MINIO_STORAGE', provider: 'minio-local', maxDuration: 3600 },
+        { name: 'GCP_DEPLOY', provider: 'gcp-prod', maxDuration: 43200 },
+        { name: 'AZURE_DEPLOY', provider: 'azure-prod', maxDuration: null },
+      ],
+    });
+  });
+
+  test('answers SUBJECT_NOT_FOUND for a subject without identity, including one bound to another IdP', async () => {
+    const w = world();
+    for (const token of [TOKENS.stranger, TOKENS.gitlabMain]) {
+      const caller = await w.broker.authenticate(token, signal());
+      assert.throws(() => w.broker.listKeys(caller), SubjectNotFoundError);
+    }
+  });
+
+  test('describes client IdPs with their first audience, none when any audience is accepted', () => {
+    const w = world();
+    assert.deepEqual(w.broker.idpProviders(), {
+      providers: [
+        {
+          name: 'github',
+          issuer: 'https://token.actions.githubusercontent.com',
+          type: 'oidc',
+          audience: 'voidkey',
+        },
+        { name: 'gitlab', issuer: 'https://gitlab.example.com', type: 'oidc', audience: 'vk-gitlab' },
+        { name: 'anyaud', issuer: 'https://any.example.com', type: 'oidc' },
+      ],
+    });
+  });
+});

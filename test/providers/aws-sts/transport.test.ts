@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { UpstreamError } from '../../../src/core/errors.ts';
+import type { Logger } from '../../../src/core/types.ts';
+import { type StsServer, startStsServer } from '../../../src/dev/sts-server.ts';
+import { createAwsStsProvider } from '../../../src/providers/aws-sts/index.ts';
+import {
+  deps,
+  mintInput,
+  providerConfig,
+  STS_AUDIENCE,
+  startTestIssuer,
+  type TestIssuer,
+} from './fixture.ts';
+
+process.env.AWS_PROFILE = 'voidkey-test-profile-that-does-not-exist';
+
+const unavailable = (reason: RegExp) => (err: unknown) => {
+  assert.ok(err instanceof UpstreamError, String(err));
+  assert.equal(err.kind, 'unavailable');
+  assert.match(err.reason, reason);
+  return true;
+};
+
+describe('aws-sts provider transport failures', () => {
+  let issuer: TestIssuer;
+  let sts: StsServer;
+  let silent: Server;
+  let silentUrl: string;
+  let silentRequests = 0;
+  let token: string;
+
+  before(async () => {
+    issuer = await startTestIssuer();
+    sts = await startStsServer({ issuer: issuer.issuer, jwksUri: issuer.jwksUri, audience: STS_AUDIENCE });
+    // Accepts requests and never answers.
+    silent = createServer(() => {
+      silentRequests++;
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    token = await issuer.sign();
+  });
+  after(async () => {
+    silent.closeAllConnections();
+    silent.close();
+    await sts.close();
+    issuer.close();
+  });
+
+  test('an endpoint that refuses connections is unavailable after the retries', async () => {
+    const provider = createAwsStsProvider(providerConfig('http://127.0.0.1:1'), deps({ maxRetries: 1 }));
+    await assert.rejects(provider.mint(mintInput(token)), unavailable(/^STS unreachable \(network error\)$/));
+  });
+
+  test('an endpoint that never answers times out at httpTimeout and is retried', async () => {
+    silentRequests = 0;
+    const provider = createAwsStsProvider(
+      providerConfig(silentUrl),
+      deps({ httpTimeout: 150, maxRetries: 1 }),
+    );
+    const started = Date.now();
+    await assert.rejects(provider.mint(mintInput(token)), unavailable(/^STS unreachable \(timed out\)$/));
+    assert.equal(silentRequests, 2);
+    assert.ok(Date.now() - started < 2000);
+  });
+
+  test('a signal that already fired stops the call before it is sent', async () => {
+    const requests = sts.stats.requests;
+    const provider = createAwsStsProvider(providerConfig(sts.url), deps());
+    const signal = AbortSignal.abort();
+    await assert.rejects(
+      provider.mint(mintInput(token, {}, { signal })),
+      unavailable(/^AssumeRoleWithWebIdentity aborted/),
+    );
+    assert.equal(sts.stats.requests, requests);
+  });
+
+  test('a signal firing during the call aborts it without retrying', async () => {
+    silentRequests = 0;
+    const provider = createAwsStsProvider(providerConfig(silentUrl), deps({ httpTimeout: 5000 }));
+    const started = Date.now();
+    const signal = AbortSignal.timeout(100);
+    await assert.rejects(
+      provider.mint(mintInput(token, {}, { signal })),
+      unavailable(/^AssumeRoleWithWebIdentity aborted/),
+    );
+    assert.ok(Date.now() - started < 1000);
+    assert.equal(silentRequests, 1);
+  });
+
+  test('a signal firing between retries ends the wait', async () => {
+    const provider = createAwsStsProvider(providerConfig(sts.url), deps({ retryDelay: 5000, maxRetries: 2 }));
+    sts.failNext('Throttling', 3);
+    const started = Date.now();
+    await assert.rejects(provider.mint(mintInput(token, {}, { signal: AbortSignal.timeout(150) })), (err) => {
+      return err instanceof UpstreamError && err.kind === 'unavailable';
+    });
+    assert.ok(Date.now() - started < 1500);
+  });
+
+  test('neither the broker token nor minted secrets reach an error or a log line', async () => {
+    const lines: string[] = [];
+    const push = (obj: object, msg?: string) => lines.push(JSON.stringify({ ...obj, msg }));
+    const logger: Logger = { debug: push, info: push, warn: push, error: push };
+    const provider = createAwsStsProvider(providerConfig(sts.url), deps({ logger }));
+    const wrong = await issuer.sign({ aud: 'elsewhere' });
+    const err = await provider.mint(mintInput(wrong)).then(
+      () => assert.fail('expected a refusal'),
+      (e: unknown) => e as UpstreamError,
+    );
+    sts.failNext('Throttling');
+    const out = await provider.mint(mintInput(token));
+    const text = [err.message, JSON.stringify(err.cause), ...lines].join('\n');
+    assert.ok(lines.length >= 2);
+    for (const secret of [wrong, token, out.fields.SecretAccessKey, out.fields.SessionToken]) {
+      assert.ok(!text.includes(secret ?? '<none>'));
+    }
+  });
+});

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { type RunningBroker, startBroker } from '../../src/server/main.ts';
+import { appFor, defaultOutput, providerOf, sleep, TOKENS, testConfig, world } from './helpers.ts';
+import { captureLogger } from './http.ts';
+
+describe('startBroker', () => {
+  let broker: RunningBroker;
+  const { lines, logger } = captureLogger();
+
+  before(async () => {
+    const config = testConfig();
+    // Only aws-sts and minio are built into providers/ so far; keep to those.
+    config.accessProviders = config.accessProviders.filter((p) => p.type === 'aws-sts' || p.type === 'minio');
+    config.clientIdentities = [];
+    config.brokerIdp.tokenEndpoint = 'https://127.0.0.1:9/token';
+    broker = await startBroker({ config, host: '127.0.0.1', port: 0, logger });
+  });
+
+  after(async () => {
+    broker.app.server.closeAllConnections();
+    await broker.close();
+  });
+
+  test('listens on the given host and a free port and logs the URL once', async () => {
+    assert.match(broker.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(lines.some((line) => line.includes(`"url":"${broker.url}"`)));
+  });
+
+  test('answers health over a real socket with a request id', async () => {
+    const res = await fetch(`${broker.url}/health`);
+    assert.equal(res.status, 200);
+    assert.ok(res.headers.get('x-request-id'));
+    assert.equal(((await res.json()) as { status: string }).status, 'healthy');
+  });
+
+  // Regression: fastify's request.signal aborts once a POST body is read,
+  // which turned every real mint into an immediate 503.
+  test('verifies a POSTed token instead of timing out when its body has been read', async () => {
+    const res = await fetch(`${broker.url}/credentials/mint`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ keys: ['AWS_READ'], oidcToken: 'not-a-token' }),
+    });
+    assert.equal(res.status, 401);
+    const body = (await res.json()) as { error: string; details: { reason: string } };
+    assert.equal(body.error, 'INVALID_TOKEN');
+    assert.equal(body.details.reason, 'malformed');
+  });
+
+  test('closes idempotently', async () => {
+    const again = broker.close();
+    assert.equal(again, broker.close());
+  });
+});
+
+describe('closing', () => {
+  test('answers a request that arrives while closing with a 503 in the error format', async () => {
+    const w = world();
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    providerOf(w, 'aws-dev').behaviour = async (input) => {
+      await held;
+      return defaultOutput('aws-dev', input);
+    };
+    const app = appFor(w);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += chunk;
+    });
+    const body = JSON.stringify({ keys: ['AWS_READ'] });
+    socket.write(
+      `POST /credentials/mint HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.main}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await sleep(100);
+    const closed = app.close();
+    await sleep(50);
+    // A second request on the still-open socket, while the mint is in flight and the app is closing.
+    socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\nX-Request-ID: late-1\r\n\r\n');
+    await sleep(50);
+    release();
+    await closed;
+    await Promise.race([new Promise((resolve) => socket.once('close', resolve)), sleep(2000)]);
+    socket.destroy();
+    const [first, second] = received.split(/(?=HTTP\/1\.1 )/);
+    assert.match(first ?? '', /^HTTP\/1\.1 200/);
+    assert.match(second ?? '', /^HTTP\/1\.1 503/);
+    assert.match(second ?? '', /x-request-id: late-1/i);
+    const errorBody = JSON.parse((second ?? '').split('\r\n\r\n')[1] ?? '{}');
+    assert.equal(errorBody.error, 'SERVICE_UNAVAILABLE');
+    assert.equal(errorBody.requestId, 'late-1');
+  });
+});
