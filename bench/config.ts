@@ -55,8 +55,21 @@ export function benchIdentities(count: number, idpCount: number): BenchIdentity[
   return Array.from({ length: count }, (_, i) => benchIdentity(i, idpCount));
 }
 
+/** Variations of the bench config. */
+export interface BenchOptions {
+  /**
+   * `logging.level`; default `warn`. At `info` the broker also writes its
+   * audit events (two per mint) and fastify's request lines to stdout.
+   */
+  logLevel?: 'warn' | 'info';
+}
+
 /** The broker config (a plain object, as YAML would parse) for `identities` identities. */
-export function benchConfig(endpoints: BenchEndpoints, identities: number): Record<string, unknown> {
+export function benchConfig(
+  endpoints: BenchEndpoints,
+  identities: number,
+  options: BenchOptions = {},
+): Record<string, unknown> {
   const idpCount = endpoints.clientIdps.length;
   return {
     server: { host: '127.0.0.1', allowInsecureIssuers: true },
@@ -95,11 +108,15 @@ export function benchConfig(endpoints: BenchEndpoints, identities: number): Reco
       ),
     })),
     rateLimit: { enabled: false },
-    logging: { level: 'warn', format: 'json' },
+    logging: { level: options.logLevel ?? 'warn', format: 'json' },
   };
 }
 
 /** {@link benchConfig} as the YAML file the broker reads. */
-export function benchConfigYaml(endpoints: BenchEndpoints, identities: number): string {
-  return stringify(benchConfig(endpoints, identities), { lineWidth: 0 });
+export function benchConfigYaml(
+  endpoints: BenchEndpoints,
+  identities: number,
+  options: BenchOptions = {},
+): string {
+  return stringify(benchConfig(endpoints, identities, options), { lineWidth: 0 });
 }

@@ -6,12 +6,19 @@
  * directly. Throughput under the profiler is not comparable with the main
  * run (sampling costs CPU); the shares and the differences are what matter.
  */
-import { readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KEY_NAMES } from './config.ts';
 import { measure, warmUp } from './measure.ts';
 import type { ServerProcess } from './procs.ts';
-import { comparisonTable, type ProfileSummary, profileTables, summarizeProfile } from './profile.ts';
+import {
+  comparisonTable,
+  functionComparisonTable,
+  type ProfileSummary,
+  profileTables,
+  summarizeProfile,
+} from './profile.ts';
 import { checkServer, type PeersClient, startBrokerProcess, startFloorProcess } from './world.ts';
 
 /** What a profile run needs from the runner. */
@@ -60,11 +67,28 @@ async function profileOne(
   await server.stop(30_000);
   const file = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no .cpuprofile written to ${profDir}`);
-  const summary = summarizeProfile(join(profDir, file), { window, requests: m.ok });
+  // Kept outside the run's temp dir (and out of the repository: tens of MB) for a closer look.
+  const keep = join(tmpdir(), 'voidkey-bench-profiles');
+  await mkdir(keep, { recursive: true });
+  const kept = join(keep, `${target}-${keys}key.cpuprofile`);
+  await copyFile(join(profDir, file), kept);
+  log(`profile kept at ${kept} (window ${window.startUs}–${window.endUs} µs)`);
+  const summary = summarizeProfile(kept, { window, requests: m.ok, limit: 40 });
   process.stdout.write(
     `\n## ${target} CPU profile, ${keys} key(s), ${connections} conns\n\n${profileTables(summary)}\n`,
   );
-  return { target, keys, connections, duration, rpsUnderProfiler: m.rps, serverCpu: m.serverCpu, summary };
+  return {
+    target,
+    keys,
+    connections,
+    duration,
+    rpsUnderProfiler: m.rps,
+    serverCpu: m.serverCpu,
+    requests: m.ok,
+    window,
+    file: kept,
+    summary,
+  };
 }
 
 /** Profiles broker and floor minting 1 and 3 keys at `connections`; returns every summary. */
@@ -72,13 +96,19 @@ export async function runProfile(ctx: ProfileContext, options: { identities: num
   const profiles = [];
   for (const keys of [1, 3]) {
     const pair: Record<string, ProfileSummary> = {};
+    const all: Record<string, ProfileSummary> = {};
     for (const target of ['broker', 'floor']) {
       const profile = await profileOne(ctx, target, keys, options.identities, options.connections);
       pair[target] = profile.summary;
+      const { window, requests } = profile;
+      all[target] = summarizeProfile(profile.file, { window, requests, limit: 100_000 });
       profiles.push(profile);
     }
-    const table = comparisonTable(pair.broker as ProfileSummary, pair.floor as ProfileSummary);
-    process.stdout.write(`\n## Broker minus floor, ${keys} key(s)\n\n${table}\n`);
+    const [broker, floor] = [pair.broker, pair.floor] as [ProfileSummary, ProfileSummary];
+    const byFunction = functionComparisonTable(all.broker as ProfileSummary, all.floor as ProfileSummary);
+    process.stdout.write(
+      `\n## Broker minus floor, ${keys} key(s)\n\n${comparisonTable(broker, floor)}\n\n${byFunction}\n`,
+    );
   }
   return { profiles };
 }

@@ -189,3 +189,17 @@ export function comparisonTable(broker: ProfileSummary, floor: ProfileSummary): 
     ...rows,
   ].join('\n');
 }
+
+/** Functions whose self µs per request grew most from floor to broker (summaries made with a large limit). */
+export function functionComparisonTable(broker: ProfileSummary, floor: ProfileSummary, limit = 30): string {
+  const floorSelf = new Map(floor.topFunctions.map((r) => [r.name, r.selfUsPerRequest ?? 0]));
+  const rows = broker.topFunctions
+    .map((r) => ({ name: r.name, b: r.selfUsPerRequest ?? 0, f: floorSelf.get(r.name) ?? 0 }))
+    .sort((x, y) => y.b - y.f - (x.b - x.f))
+    .slice(0, limit)
+    .map(
+      (r) =>
+        `| ${(r.b - r.f).toFixed(1)} | ${r.b.toFixed(1)} | ${r.f.toFixed(1)} | \`${r.name.replace(/\|/g, '\\|')}\` |`,
+    );
+  return ['| difference µs/req | broker | floor | function |', '|---|---|---|---|', ...rows].join('\n');
+}

@@ -7,7 +7,7 @@ import type { Measurement } from './measure.ts';
 
 /** One measurement with what it measured. */
 export interface Run extends Measurement {
-  phase: 'matrix' | 'identities';
+  phase: 'matrix' | 'variants';
   target: string;
   keys: number;
   connections: number;

@@ -182,7 +182,8 @@ async function matrixPhase(ctx: Context) {
   for (const keys of [1, 3]) {
     for (const c of ctx.plan.connections) {
       const targets = [target('broker', broker), target('floor', floor)];
-      if (keys === 1) targets.push(target('floor-raw', raw));
+      // The raw floor is a reference for the SDK's share: one key, highest load only.
+      if (keys === 1 && c === Math.max(...ctx.plan.connections)) targets.push(target('floor-raw', raw));
       await alternate(ctx, 'matrix', targets, keys, c);
     }
   }
@@ -197,65 +198,77 @@ async function matrixPhase(ctx: Context) {
   return { broker, others: [floor, raw], memory, counts, peersAfter: after };
 }
 
-/** The same broker with 10 and with 10,000 identities, alternating, 1 key. */
-async function identityPhase(ctx: Context) {
+/** A broker variant of the second phase. */
+interface Variant {
+  name: string;
+  identities: number;
+  tokens: string[];
+  logLevel?: 'warn' | 'info';
+}
+
+type Target = { name: string; server: ServerProcess; tokens: string[] };
+
+/** Starts one variant, checks and warms it; its counts cover start-up and warm-up. */
+async function startVariant(ctx: Context, v: Variant, connections: number) {
   const { info } = ctx.peers;
-  const c = Math.max(...ctx.plan.connections);
-  const variants = [
-    { name: 'broker-10-identities', identities: 10, tokens: ctx.tokens.small },
-    { name: 'broker-10000-identities', identities: 10_000, tokens: ctx.tokens.large },
-  ];
-  const counts: BrokerCounts[] = [];
-  const readyMemory = new Map<string, Record<string, number>>();
-  const targets: Array<{ name: string; server: ServerProcess; tokens: string[] }> = [];
-  for (const v of variants) {
-    const before = await ctx.peers.stats();
-    const started = performance.now();
-    const server = await startBrokerProcess({
-      name: v.name,
-      dir: ctx.dir,
-      info,
-      identities: v.identities,
-      cpu: ctx.cpus.server,
-    });
-    log(`${v.name} ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    readyMemory.set(v.name, { ...memoryAtReady(server), startSeconds: (performance.now() - started) / 1000 });
-    await checkServer(server, v.tokens[0] as string, ['KEY_A']);
-    await warmUp({ ...load(ctx, server, v.tokens, 1, c), duration: ctx.plan.warmup });
-    const after = await ctx.peers.stats();
-    const lifetime = (performance.now() - started) / 1000;
-    counts.push(
-      deltaCounts(
-        `${v.name} (start + warm-up)`,
-        before,
-        after,
-        Math.min(IDPS, v.identities),
-        lifetime,
-        info.brokerTokenTtl,
-      ),
-    );
-    targets.push({ name: v.name, server, tokens: v.tokens });
-  }
   const before = await ctx.peers.stats();
-  await alternate(ctx, 'identities', targets, 1, c);
+  const started = performance.now();
+  const server = await startBrokerProcess({
+    name: v.name,
+    dir: ctx.dir,
+    info,
+    identities: v.identities,
+    cpu: ctx.cpus.server,
+    ...(v.logLevel ? { logLevel: v.logLevel } : {}),
+  });
+  const startSeconds = (performance.now() - started) / 1000;
+  log(`${v.name} ready in ${startSeconds.toFixed(1)} s`);
+  const memory = { ...memoryAtReady(server), startSeconds };
+  await checkServer(server, v.tokens[0] as string, ['KEY_A']);
+  await warmUp({ ...load(ctx, server, v.tokens, 1, connections), duration: ctx.plan.warmup });
   const after = await ctx.peers.stats();
-  // Both brokers are warm by now: any fetch during the measured runs is one too many.
-  const measured = deltaCounts(
-    'identity brokers, measured runs',
+  const lifetime = (performance.now() - started) / 1000;
+  const used = Math.min(IDPS, v.identities);
+  const counts = deltaCounts(
+    `${v.name} (start + warm-up)`,
     before,
     after,
-    IDPS,
-    0,
+    used,
+    lifetime,
     info.brokerTokenTtl,
   );
+  return { target: { name: v.name, server, tokens: v.tokens } as Target, memory, counts };
+}
+
+/**
+ * The broker with 10 and with 10,000 identities, and with 500 at log level
+ * info (audit events and request lines written), alternating, 1 key.
+ */
+async function variantsPhase(ctx: Context) {
+  const c = Math.max(...ctx.plan.connections);
+  const variants: Variant[] = [
+    { name: 'broker-10-identities', identities: 10, tokens: ctx.tokens.small },
+    { name: 'broker-10000-identities', identities: 10_000, tokens: ctx.tokens.large },
+    { name: 'broker-log-info', identities: IDENTITIES, tokens: ctx.tokens.main, logLevel: 'info' },
+  ];
+  const started = [];
+  for (const v of variants) started.push(await startVariant(ctx, v, c));
+  const targets = started.map((s) => s.target);
+  const before = await ctx.peers.stats();
+  await alternate(ctx, 'variants', targets, 1, c);
+  const after = await ctx.peers.stats();
+  // Every broker is warm by now: any fetch during the measured runs is one too many.
+  const measured = deltaCounts('variant brokers, measured runs', before, after, IDPS, 0, 1);
   const memory = Object.fromEntries(
-    targets.map((t) => [t.name, { ...readyMemory.get(t.name), peakMiB: memoryMiB(t.server.pid, 'VmHWM') }]),
+    started.map((s) => [s.target.name, { ...s.memory, peakMiB: memoryMiB(s.target.server.pid, 'VmHWM') }]),
   );
+  const logInfo = targets[2]?.server.output();
   for (const t of targets) await t.server.stop();
   return {
-    counts,
+    counts: started.map((s) => s.counts),
     measured,
     memory,
+    logInfo: logInfo && { lines: logInfo.lines, levels: logInfo.levels, sample: logInfo.tail.slice(-3) },
     connections: c,
     small: variants[0]?.name as string,
     large: variants[1]?.name as string,
@@ -294,7 +307,7 @@ function meta(plan: Plan, cpuPlan: CpuPlan) {
 
 async function benchmark(ctx: Context) {
   const matrix = await matrixPhase(ctx);
-  const ids = await identityPhase(ctx);
+  const ids = await variantsPhase(ctx);
   log('timing the CLI');
   const cli = measureCliStartup({
     bin: BIN,
@@ -319,9 +332,9 @@ async function benchmark(ctx: Context) {
   });
   const extra = ids.measured.jwksFetches.reduce((a, b) => a + b, 0) + ids.measured.brokerTokenRequests;
   targets.push({
-    name: "JWKS + broker-token requests during the identity brokers' measured runs",
+    name: "JWKS + broker-token requests during the variant brokers' measured runs",
     value: String(extra),
-    limit: '0 (both already warm)',
+    limit: '0 (all already warm)',
     pass: extra === 0,
   });
   const peers = await ctx.peers.stats();
@@ -329,6 +342,7 @@ async function benchmark(ctx: Context) {
     lines: brokerOutput.lines,
     levels: brokerOutput.levels,
     tail: brokerOutput.tail.slice(-5),
+    atInfo: ids.logInfo,
   };
   const memory = { ...matrix.memory, ...ids.memory };
   return {

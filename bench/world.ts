@@ -100,12 +100,20 @@ export interface BrokerOptions {
   cpu: number | undefined;
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
+  /** `logging.level` of the config (default warn). */
+  logLevel?: 'warn' | 'info';
 }
 
 /** Writes the config for `identities` identities and runs `voidkey serve` on it. */
 export async function startBrokerProcess(options: BrokerOptions): Promise<ServerProcess> {
   const path = join(options.dir, `${options.name}.yaml`);
-  await writeFile(path, benchConfigYaml(options.info.endpoints, options.identities), { mode: 0o600 });
+  await writeFile(
+    path,
+    benchConfigYaml(options.info.endpoints, options.identities, {
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    }),
+    { mode: 0o600 },
+  );
   const port = await freePort();
   return startServer({
     name: options.name,

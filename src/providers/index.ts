@@ -8,6 +8,7 @@ import { resolveProviderAudience } from '../core/providers-meta.ts';
 import type { AccessProvider, HttpClient, Logger, Telemetry } from '../core/types.ts';
 import { createAwsStsProvider } from './aws-sts/index.ts';
 import { createAzureProvider } from './azure/index.ts';
+import { limitConcurrency } from './concurrency.ts';
 import { createGcpProvider } from './gcp/index.ts';
 import { createMinioProvider } from './minio/index.ts';
 
@@ -72,7 +73,8 @@ export function createProviders(
       ...(options.http ? { http: options.http } : {}),
       ...(options.env ? { env: options.env } : {}),
     };
-    providers.set(entry.name, factory(entry, deps));
+    // A spike of mints must not exhaust the upstream's quota: at most 32 calls in flight per provider.
+    providers.set(entry.name, limitConcurrency(factory(entry, deps)));
   }
   return providers;
 }

@@ -19,6 +19,7 @@ import {
   readPackageVersion,
   registerHealthRoutes,
 } from './routes/health.ts';
+import { trustProxyOption } from './trust-proxy.ts';
 
 export type { RequestObserver } from './routes/credentials.ts';
 export type { HealthProbe, HealthReport, HealthState } from './routes/health.ts';
@@ -71,8 +72,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Timeouts, head size and parser strictness (src/server/limits.ts), in `http` or merged into `https`.
     ...serverLimitOptions(server, options.https && { ...options.https, minVersion: 'TLSv1.2' as const }),
     bodyLimit: server.bodyLimit,
-    // A hop count is supported at runtime (proxy-addr) though fastify's types omit it.
-    trustProxy: server.trustProxy as boolean | string[],
+    // A hop count becomes a trust function: fastify itself ignores numbers (trust-proxy.ts).
+    trustProxy: trustProxyOption(server.trustProxy as false | number | string[]),
     // Requests arriving while closing still get a 503, but through the error
     // handler (body format, X-Request-ID): see refuseWhileClosing.
     return503OnClosing: false,

@@ -70,7 +70,11 @@ async function brokerTokenChecks(runtime: BrokerRuntime, mayFetch: boolean): Pro
   const status = brokerTokens.status();
   return audiences.map((audience) => {
     const entry = status[audience] ?? { status: 'unhealthy' as const, error: 'no broker token obtained yet' };
-    return { name: `broker_token:${audience}`, state: entry.status, ...(entry.error ? { error: entry.error } : {}) };
+    return {
+      name: `broker_token:${audience}`,
+      state: entry.status,
+      ...(entry.error ? { error: entry.error } : {}),
+    };
   });
 }
 
@@ -90,7 +94,10 @@ function memoryCheck(heap: () => { used: number; limit: number }): Check {
     : { name: 'memory', state: 'degraded', error: `heap at ${Math.round(share * 100)}% of its limit` };
 }
 
-async function auditChecks(sources: HealthSources, freeBytes: (p: string) => Promise<number>): Promise<Check[]> {
+async function auditChecks(
+  sources: HealthSources,
+  freeBytes: (p: string) => Promise<number>,
+): Promise<Check[]> {
   const file = sources.audit?.file;
   if (!file) return [];
   const dir = dirname(file);
@@ -111,12 +118,19 @@ async function auditChecks(sources: HealthSources, freeBytes: (p: string) => Pro
       free >= min
         ? { name: 'disk', state: 'healthy' as const }
         : { name: 'disk', state: 'unhealthy' as const, error: `${free} bytes free for the audit file` },
-    (e: { code?: string }) => ({ name: 'disk', state: 'unhealthy' as const, error: e.code ?? 'statfs failed' }),
+    (e: { code?: string }) => ({
+      name: 'disk',
+      state: 'unhealthy' as const,
+      error: e.code ?? 'statfs failed',
+    }),
   );
   return [audit, disk];
 }
 
-const defaultHeap = () => ({ used: process.memoryUsage().heapUsed, limit: getHeapStatistics().heap_size_limit });
+const defaultHeap = () => ({
+  used: process.memoryUsage().heapUsed,
+  limit: getHeapStatistics().heap_size_limit,
+});
 const defaultFree = async (path: string) => {
   const s = await statfs(path);
   return s.bavail * s.bsize;
@@ -129,7 +143,11 @@ const defaultFree = async (path: string) => {
 export async function runChecks(sources: HealthSources, mayFetch = true): Promise<HealthReport> {
   const runtime = sources.runtime();
   if (!runtime) {
-    return { status: 'unhealthy', checks: { config: 'unhealthy' }, errors: ['config: no configuration loaded'] };
+    return {
+      status: 'unhealthy',
+      checks: { config: 'unhealthy' },
+      errors: ['config: no configuration loaded'],
+    };
   }
   const tokens = await brokerTokenChecks(runtime, mayFetch);
   const checks: Check[] = [

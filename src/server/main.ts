@@ -5,6 +5,7 @@
  * (reload). Loading and validating the config happen before (cli/serve.ts),
  * so a broker never starts half-configured.
  */
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -15,13 +16,13 @@ import type { Telemetry } from '../core/types.ts';
 import { createDispatcher, createHttpClient } from '../providers/http.ts';
 import { type AppOptions, buildApp } from './app.ts';
 import { createLogger } from './logger.ts';
-import { createOperations, type Stores } from './operations.ts';
+import { createOperations, type Operations, type Stores } from './operations.ts';
 import { type ReloadOutcome, reloadConfig, serialized } from './reload.ts';
 import { readPackageVersion } from './routes/health.ts';
 import { drainAndClose, installSignalHandlers } from './signals.ts';
-import { createSharedState } from './store/index.ts';
+import { createSharedState, type SharedState } from './store/index.ts';
 import { type BrokerMetrics, createMetrics } from './telemetry.ts';
-import { applyTls, loadTls } from './tls.ts';
+import { applyTls, loadTls, type TlsMaterial } from './tls.ts';
 import { type BrokerRuntime, createBroker, memoryReplayGuard, type RuntimeDeps } from './wiring.ts';
 
 export { createLogger } from './logger.ts';
@@ -67,8 +68,61 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
+/** What the steps of {@link startBroker} share. */
+interface Context {
+  options: StartOptions;
+  started: Readonly<Config>;
+  logger: PinoLogger;
+  configDir: string;
+  version: string;
+  metrics: BrokerMetrics;
+  env: Record<string, string | undefined>;
+  shared: SharedState | undefined;
+  deps: RuntimeDeps;
+  /** What a reload swaps and a stop flips. */
+  state: { config: Readonly<Config>; runtime: BrokerRuntime; draining: boolean };
+  ops: Operations;
+}
+
 /** Builds the runtime and app for `options.config`, listens, and warms broker tokens and key sets in the background. */
 export async function startBroker(options: StartOptions): Promise<RunningBroker> {
+  const ctx = createContext(options);
+  const { started, configDir, shared } = ctx;
+  const tls = started.server.tls ? await loadTls(started.server.tls, configDir) : undefined;
+  const app = buildFor(ctx, tls);
+  const host = options.host ?? started.server.host;
+  try {
+    // Connected before the first request; an unreachable Redis is logged, retried and reported by health.
+    await shared?.start();
+    await app.listen({ host, port: options.port ?? started.server.port });
+  } catch (error) {
+    await shared?.close();
+    throw error;
+  }
+  const url = baseUrl(app, host, Boolean(tls));
+  ctx.logger.info({ url, version: ctx.version }, `voidkey broker listening on ${url}`);
+  void warm(ctx.state.runtime, ctx.logger);
+
+  const reload = reloader(ctx, app, Boolean(tls));
+  const { shutdown, close } = stopper(ctx, app);
+  if (options.handleSignals) {
+    installSignalHandlers({ shutdown, reload }, { logger: ctx.logger, flush: () => ctx.logger.flush() });
+  }
+  return {
+    url,
+    app,
+    get runtime() {
+      return ctx.state.runtime;
+    },
+    metrics: ctx.metrics,
+    reload,
+    shutdown,
+    close,
+  };
+}
+
+/** Logger, metrics, stores, the first runtime and the operations layer. */
+function createContext(options: StartOptions): Context {
   const started = options.config;
   const logger = options.logger ?? createLogger(started.logging as LoggingConfig);
   const configDir = options.configPath ? dirname(resolve(options.configPath)) : process.cwd();
@@ -88,7 +142,6 @@ export async function startBroker(options: StartOptions): Promise<RunningBroker>
     replayGuard: stores?.replayGuard ?? memoryReplayGuard(),
   };
   const state = { config: started, runtime: createBroker(started, deps), draining: false };
-  metrics.seed(started);
   const ops = createOperations({
     started,
     config: () => state.config,
@@ -99,13 +152,18 @@ export async function startBroker(options: StartOptions): Promise<RunningBroker>
     configDir,
     ...(stores ? { stores } : {}),
   });
-  const tls = started.server.tls ? await loadTls(started.server.tls, configDir) : undefined;
-  const app = buildApp({
-    version,
+  return { options, started, logger, configDir, version, metrics, env, shared, deps, state, ops };
+}
+
+/** The app over the current runtime, with the operations layer at buildApp's plug points. */
+function buildFor(ctx: Context, tls: TlsMaterial | undefined): FastifyInstance {
+  const { options, ops, state } = ctx;
+  return buildApp({
+    version: ctx.version,
     broker: () => state.runtime.broker,
-    config: started,
-    logger,
-    health: options.app?.health ?? shared?.withHealth(ops.health) ?? ops.health,
+    config: ctx.started,
+    logger: ctx.logger,
+    health: options.app?.health ?? ctx.shared?.withHealth(ops.health) ?? ops.health,
     observer: options.app?.observer ?? ops.observer,
     extend: (instance) => {
       ops.extend(instance);
@@ -113,57 +171,53 @@ export async function startBroker(options: StartOptions): Promise<RunningBroker>
     },
     ...(tls ? { https: tls } : {}),
   });
-  const host = options.host ?? started.server.host;
-  try {
-    // Connected before the first request; an unreachable Redis is logged, retried and reported by health.
-    await shared?.start();
-    await app.listen({ host, port: options.port ?? started.server.port });
-  } catch (error) {
-    await shared?.close();
-    throw error;
-  }
-  const url = baseUrl(app, host, Boolean(tls));
-  logger.info({ url, version }, `voidkey broker listening on ${url}`);
-  void warm(state.runtime, logger);
+}
 
-  const reload = serialized(() =>
+/** SIGHUP: load, build and warm the new runtime (and certificate), then swap them in at once. */
+function reloader(ctx: Context, app: FastifyInstance, servesTls: boolean): () => Promise<ReloadOutcome> {
+  const { options, logger, metrics, state } = ctx;
+  return serialized(() =>
     reloadConfig({
       configPath: options.configPath ?? '',
-      env,
-      started,
+      env: ctx.env,
+      started: ctx.started,
       logger,
       metrics,
       async prepare(config) {
         if (!options.configPath) throw new Error('(root): no config file to reload');
-        const runtime = createBroker(config, deps);
-        const material = config.server.tls && tls ? await loadTls(config.server.tls, configDir) : undefined;
+        const runtime = createBroker(config, ctx.deps);
+        const tls =
+          config.server.tls && servesTls ? await loadTls(config.server.tls, ctx.configDir) : undefined;
         await warm(runtime, logger, AbortSignal.timeout(5000));
         return () => {
           state.config = config;
           state.runtime = runtime;
           metrics.seed(config);
           logger.level = (config.logging as LoggingConfig).level;
-          if (material) applyTls(app.server as import('node:https').Server, material);
-          ops.health.invalidate();
+          if (tls) applyTls(app.server as HttpsServer, tls);
+          ctx.ops.health.invalidate();
         };
       },
     }),
   );
+}
 
+/** The graceful stop (SIGTERM) and the immediate one; both flush the audit file and close Redis, once. */
+function stopper(ctx: Context, app: FastifyInstance) {
   let stopping: Promise<void> | undefined;
   const flush = async () => {
-    await ops.audit.close();
-    await shared?.close();
+    await ctx.ops.audit.close();
+    await ctx.shared?.close();
   };
   const shutdown = (signal: NodeJS.Signals = 'SIGTERM') => {
     stopping ??= drainAndClose(
       {
         app,
-        logger,
+        logger: ctx.logger,
         startDraining: () => {
-          state.draining = true;
+          ctx.state.draining = true;
         },
-        timings: () => state.config.server,
+        timings: () => ctx.state.config.server,
         flush,
       },
       signal,
@@ -174,20 +228,7 @@ export async function startBroker(options: StartOptions): Promise<RunningBroker>
     stopping ??= app.close().then(flush);
     return stopping;
   };
-  if (options.handleSignals) {
-    installSignalHandlers({ shutdown, reload }, { logger, flush: () => logger.flush() });
-  }
-  return {
-    url,
-    app,
-    get runtime() {
-      return state.runtime;
-    },
-    metrics,
-    reload,
-    shutdown,
-    close,
-  };
+  return { shutdown, close };
 }
 
 /** Obtains broker tokens and client IdP key sets now; failures are logged (health reports them), never thrown. */

@@ -59,6 +59,7 @@ export interface Operations {
 /** Assembles the operations layer. */
 export function createOperations(options: OperationsOptions): Operations {
   const { started, config, logger, metrics } = options;
+  metrics.seed(started);
   const auditSettings = (started.logging as LoggingConfig).audit;
   const audit = createAuditLog({ settings: auditSettings, configDir: options.configDir, logger, metrics });
   const health = createHealthProbe({

@@ -55,6 +55,8 @@ export function redisOptions(settings: Readonly<RedisSettings>, tuning: RedisTun
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
     ...(tls ? { tls: { servername: host } } : {}),
     keyPrefix: settings.keyPrefix,
+    // RESP2: every Redis and Redis-compatible proxy speaks it; nothing here needs RESP3.
+    protocol: 2,
     lazyConnect: true,
     connectTimeout: tuning.connectTimeout ?? 2000,
     commandTimeout: tuning.commandTimeout ?? 1000,

@@ -71,7 +71,11 @@ async function attempt(target: ReloadTarget): Promise<ReloadOutcome> {
     return { ok: false, problems: [(error as Error).message] };
   }
   commit();
-  return { ok: true, restartRequired: restartRequired(target.started, loaded.config), warnings: loaded.warnings };
+  return {
+    ok: true,
+    restartRequired: restartRequired(target.started, loaded.config),
+    warnings: loaded.warnings,
+  };
 }
 
 /** Reloads once and logs the outcome; never throws. */

@@ -22,6 +22,8 @@ export interface SignalOptions {
   flush?: () => void;
   /** Default process.exit. */
   exit?: (code: number) => void;
+  /** Where signals arrive (default `process`; tests pass an EventEmitter). */
+  source?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
 }
 
 /** Installs SIGTERM, SIGINT and SIGHUP handlers; returns a function that removes them. */
@@ -51,15 +53,19 @@ export function installSignalHandlers(target: SignalTarget, options: SignalOptio
     if (stopping) return;
     void target.reload();
   };
-  process.on('SIGTERM', onStop);
-  process.on('SIGINT', onStop);
-  process.on('SIGHUP', onHup);
+  const source = options.source ?? process;
+  source.on('SIGTERM', onStop);
+  source.on('SIGINT', onStop);
+  source.on('SIGHUP', onHup);
   return () => {
-    process.off('SIGTERM', onStop);
-    process.off('SIGINT', onStop);
-    process.off('SIGHUP', onHup);
+    source.off('SIGTERM', onStop);
+    source.off('SIGINT', onStop);
+    source.off('SIGHUP', onHup);
   };
 }
+
+/** How often idle kept-alive sockets are closed while in-flight requests finish, ms. */
+export const IDLE_SWEEP_MS = 100;
 
 /** Resolves after `ms`. */
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -87,7 +93,10 @@ export async function drainAndClose(options: DrainOptions, signal: NodeJS.Signal
   const { app, logger } = options;
   const { drainDelay, shutdownGracePeriod } = options.timings();
   options.startDraining();
-  logger.info({ signal, drainDelay }, 'shutting down: not ready any more, still serving during the drain delay');
+  logger.info(
+    { signal, drainDelay },
+    'shutting down: not ready any more, still serving during the drain delay',
+  );
   if (drainDelay > 0) await sleep(drainDelay);
   logger.info({ shutdownGracePeriod }, 'closing: no new connections, finishing in-flight requests');
   let timer: NodeJS.Timeout | undefined;
@@ -95,8 +104,12 @@ export async function drainAndClose(options: DrainOptions, signal: NodeJS.Signal
     timer = setTimeout(() => resolve('timeout'), shutdownGracePeriod);
   });
   const closing = app.close();
+  // Node closes idle kept-alive sockets once, when closing starts; a socket whose request
+  // finishes later would idle on and hold the close until the grace period ends.
+  const sweeper = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
   const first = await Promise.race([closing.then(() => 'closed' as const), graceOver]);
   clearTimeout(timer);
+  clearInterval(sweeper);
   if (first === 'timeout') {
     logger.warn({ shutdownGracePeriod }, 'shutdown grace period over; closing the remaining connections');
     app.server.closeAllConnections();

@@ -36,101 +36,105 @@ export interface BrokerMetrics {
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
 const PROVIDER_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10];
 
-/** Creates the registry with every broker metric, `voidkey_build_info{version}` = 1, and prom-client's defaults. */
-export function createMetrics(options: { version: string; defaultMetrics?: boolean }): BrokerMetrics {
-  const registry = new Registry();
+/** Every instrument, registered on `registry`. */
+function defineMetrics(registry: Registry) {
   const registers = [registry];
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Counter<L>({ name, help, labelNames, registers });
+  return {
+    requests: counter('http_requests_total', 'HTTP requests answered, by route template.', [
+      'method',
+      'route',
+      'status_code',
+    ]),
+    duration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time to answer HTTP requests, by route template.',
+      labelNames: ['method', 'route'] as const,
+      buckets: HTTP_BUCKETS,
+      registers,
+    }),
+    minting: counter('credential_minting_total', 'Keys minted or failed, by provider and key name.', [
+      'provider',
+      'key',
+      'status',
+    ]),
+    verifications: counter(
+      'voidkey_token_verifications_total',
+      'Client token verifications by client IdP, result and reason.',
+      ['idp', 'result', 'reason'],
+    ),
+    jwks: counter('voidkey_jwks_fetches_total', 'JWKS and discovery fetches by issuer and result.', [
+      'issuer',
+      'result',
+    ]),
+    providerCalls: new Histogram({
+      name: 'voidkey_provider_call_duration_seconds',
+      help: 'Calls to access providers (STS, IAM Credentials, Entra), seconds, retries included.',
+      labelNames: ['provider', 'operation', 'result'] as const,
+      buckets: PROVIDER_BUCKETS,
+      registers,
+    }),
+    refreshes: counter(
+      'voidkey_broker_token_refreshes_total',
+      'Broker-token requests at the broker IdP by audience and result.',
+      ['audience', 'result'],
+    ),
+    replayErrors: counter('voidkey_replay_store_errors_total', 'One-time-token store errors.', ['operation']),
+    rateLimitErrors: counter(
+      'voidkey_rate_limit_store_errors_total',
+      'Rate-limit store errors (the limit failed open).',
+      [],
+    ),
+    auditFailures: counter(
+      'voidkey_audit_write_failures_total',
+      'Audit records that could not be written.',
+      [],
+    ),
+    reloads: counter('voidkey_config_reloads_total', 'SIGHUP config reloads by result.', ['result']),
+    buildInfo: new Gauge({
+      name: 'voidkey_build_info',
+      help: 'Always 1; the version label says which build runs.',
+      labelNames: ['version'] as const,
+      registers,
+    }),
+  };
+}
 
-  const requests = counter('http_requests_total', 'HTTP requests answered, by route template.', [
-    'method',
-    'route',
-    'status_code',
-  ]);
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time to answer HTTP requests, by route template.',
-    labelNames: ['method', 'route'] as const,
-    buckets: HTTP_BUCKETS,
-    registers,
-  });
-  const minting = counter('credential_minting_total', 'Keys minted or failed, by provider and key name.', [
-    'provider',
-    'key',
-    'status',
-  ]);
-  const verifications = counter(
-    'voidkey_token_verifications_total',
-    'Client token verifications by client IdP, result and reason.',
-    ['idp', 'result', 'reason'],
-  );
-  const jwks = counter('voidkey_jwks_fetches_total', 'JWKS and discovery fetches by issuer and result.', [
-    'issuer',
-    'result',
-  ]);
-  const providerCalls = new Histogram({
-    name: 'voidkey_provider_call_duration_seconds',
-    help: 'Calls to access providers (STS, IAM Credentials, Entra), seconds, retries included.',
-    labelNames: ['provider', 'operation', 'result'] as const,
-    buckets: PROVIDER_BUCKETS,
-    registers,
-  });
-  const refreshes = counter(
-    'voidkey_broker_token_refreshes_total',
-    'Broker-token requests at the broker IdP by audience and result.',
-    ['audience', 'result'],
-  );
-  const replayErrors = counter('voidkey_replay_store_errors_total', 'One-time-token store errors.', [
-    'operation',
-  ]);
-  const rateLimitErrors = counter(
-    'voidkey_rate_limit_store_errors_total',
-    'Rate-limit store errors (the limit failed open).',
-    [],
-  );
-  const auditFailures = counter(
-    'voidkey_audit_write_failures_total',
-    'Audit records that could not be written.',
-    [],
-  );
-  const reloads = counter('voidkey_config_reloads_total', 'SIGHUP config reloads by result.', ['result']);
-  const buildInfo = new Gauge({
-    name: 'voidkey_build_info',
-    help: 'Always 1; the version label says which build runs.',
-    labelNames: ['version'] as const,
-    registers,
-  });
-  buildInfo.set({ version: options.version }, 1);
-  rateLimitErrors.inc(0);
-  auditFailures.inc(0);
-  for (const result of ['success', 'failure']) reloads.inc({ result }, 0);
+/** Creates the registry with every broker metric, `voidkey_build_info{version}` = 1, and prom-client's defaults. */
+export function createMetrics(options: { version: string; defaultMetrics?: boolean }): BrokerMetrics {
+  const registry = new Registry();
+  const m = defineMetrics(registry);
+  m.buildInfo.set({ version: options.version }, 1);
+  m.rateLimitErrors.inc(0);
+  m.auditFailures.inc(0);
+  for (const result of ['success', 'failure']) m.reloads.inc({ result }, 0);
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const telemetry: Telemetry = {
-    tokenVerification: (idp, result, reason) => verifications.inc({ idp, result, reason }),
-    jwksFetch: (issuer, result) => jwks.inc({ issuer, result }),
-    brokerTokenRefresh: (audience, result) => refreshes.inc({ audience, result }),
+    tokenVerification: (idp, result, reason) => m.verifications.inc({ idp, result, reason }),
+    jwksFetch: (issuer, result) => m.jwks.inc({ issuer, result }),
+    brokerTokenRefresh: (audience, result) => m.refreshes.inc({ audience, result }),
     providerCall: (provider, operation, result, seconds) =>
-      providerCalls.observe({ provider, operation, result }, seconds),
+      m.providerCalls.observe({ provider, operation, result }, seconds),
   };
 
   return {
     registry,
     telemetry,
     httpRequest(method, route, statusCode, seconds) {
-      requests.inc({ method, route, status_code: String(statusCode) });
-      duration.observe({ method, route }, seconds);
+      m.requests.inc({ method, route, status_code: String(statusCode) });
+      m.duration.observe({ method, route }, seconds);
     },
-    mint: (provider, key, status) => minting.inc({ provider, key, status }),
-    rateLimitStoreError: () => rateLimitErrors.inc(),
-    replayStoreError: (operation) => replayErrors.inc({ operation }),
-    auditWriteFailure: () => auditFailures.inc(),
-    configReload: (result) => reloads.inc({ result }),
+    mint: (provider, key, status) => m.minting.inc({ provider, key, status }),
+    rateLimitStoreError: () => m.rateLimitErrors.inc(),
+    replayStoreError: (operation) => m.replayErrors.inc({ operation }),
+    auditWriteFailure: () => m.auditFailures.inc(),
+    configReload: (result) => m.reloads.inc({ result }),
     seed(config) {
       for (const identity of config.clientIdentities) {
         for (const [key, { provider }] of Object.entries(identity.keys)) {
-          for (const status of ['success', 'failure']) minting.inc({ provider, key, status }, 0);
+          for (const status of ['success', 'failure']) m.minting.inc({ provider, key, status }, 0);
         }
       }
     },

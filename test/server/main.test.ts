@@ -29,11 +29,14 @@ describe('startBroker', () => {
     assert.ok(lines.some((line) => line.includes(`"url":"${broker.url}"`)));
   });
 
+  // The broker IdP here is unreachable: no broker token for any audience is "unhealthy" (SPEC §7).
   test('answers health over a real socket with a request id', async () => {
     const res = await fetch(`${broker.url}/health`);
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 503);
     assert.ok(res.headers.get('x-request-id'));
-    assert.equal(((await res.json()) as { status: string }).status, 'healthy');
+    const body = (await res.json()) as { status: string; checks: Record<string, string> };
+    assert.equal(body.status, 'unhealthy');
+    assert.equal(body.checks['broker_token:sts.aws'], 'unhealthy');
   });
 
   // Regression: fastify's request.signal aborts once a POST body is read,

@@ -45,6 +45,7 @@ describe('redis options', () => {
     assert.equal(options.connectTimeout, 2000);
     assert.equal(options.commandTimeout, 1000);
     assert.equal(options.autoResendUnfulfilledCommands, false);
+    assert.equal(options.protocol, 2);
   });
 
   test('defaults to port 6379, database 0 and no credentials', () => {
@@ -143,9 +144,13 @@ describe('shared Redis connection', () => {
     const server = await startPrivateRedis({ password });
     const logger = captureLogger();
     const good = createSharedRedis(settings(server.url), logger, { maxReconnectDelay: 50 });
-    const bad = createSharedRedis(settings(`redis://:${encodeURIComponent(`wrong-${password}`)}@127.0.0.1:${server.port}`), logger, {
-      maxReconnectDelay: 50,
-    });
+    const bad = createSharedRedis(
+      settings(`redis://:${encodeURIComponent(`wrong-${password}`)}@127.0.0.1:${server.port}`),
+      logger,
+      {
+        maxReconnectDelay: 50,
+      },
+    );
     try {
       assert.equal(await good.connect(), true);
       assert.equal(await good.ping(), true);

@@ -54,7 +54,10 @@ let guards: ReplayGuard[] = [];
 before(async () => {
   await raw.connect();
   for (let i = 0; i < 3; i += 1) {
-    const shared = createSharedRedis({ url: SHARED_REDIS_URL, keyPrefix: prefix, tls: false }, captureLogger());
+    const shared = createSharedRedis(
+      { url: SHARED_REDIS_URL, keyPrefix: prefix, tls: false },
+      captureLogger(),
+    );
     assert.equal(await shared.connect(), true, 'the machine Redis at 127.0.0.1:6379 must be running');
     instances.push(shared);
   }

@@ -23,8 +23,10 @@ export interface RawOptions {
   gapMs?: number;
   /** Stop waiting after this many ms (default 3000). */
   waitMs?: number;
-  /** Resolve as soon as a complete response head has arrived (default: wait for close). */
+  /** Resolve as soon as a complete response has arrived (default: wait for close). */
   untilResponse?: boolean;
+  /** The response has no body whatever its Content-Length (a HEAD request). */
+  headOnly?: boolean;
 }
 
 /** Sends `chunks` to 127.0.0.1:`port` and collects what comes back until close or `waitMs`. */
@@ -42,11 +44,17 @@ export function rawExchange(port: number, options: RawOptions): Promise<RawExcha
       socket.destroy();
       const text = Buffer.concat(received).toString('latin1');
       const match = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      resolve({ text, status: match ? Number(match[1]) : undefined, elapsedMs: Date.now() - started, closedByServer });
+      resolve({
+        text,
+        status: match ? Number(match[1]) : undefined,
+        elapsedMs: Date.now() - started,
+        closedByServer,
+      });
     };
     socket.on('data', (chunk: Buffer) => {
       received.push(chunk);
-      if (options.untilResponse && responseComplete(Buffer.concat(received).toString('latin1'))) finish(false);
+      if (!options.untilResponse) return;
+      if (responseComplete(Buffer.concat(received).toString('latin1'), options.headOnly)) finish(false);
     });
     socket.on('close', () => finish(true));
     socket.on('error', () => finish(true));
@@ -61,10 +69,11 @@ export function rawExchange(port: number, options: RawOptions): Promise<RawExcha
   });
 }
 
-/** True once `text` holds a response head and its Content-Length worth of body. */
-function responseComplete(text: string): boolean {
+/** True once `text` holds a response head and (unless `headOnly`) its Content-Length worth of body. */
+function responseComplete(text: string, headOnly = false): boolean {
   const end = text.indexOf('\r\n\r\n');
   if (end < 0) return false;
+  if (headOnly) return true;
   const length = /\r\ncontent-length: (\d+)/i.exec(text.slice(0, end));
   return !length || text.length - end - 4 >= Number(length[1]);
 }

@@ -83,8 +83,14 @@ export function formatYaml(minted: Minted): string {
 /** Words YAML 1.1 or 1.2 would read as something other than a string. */
 const YAML_WORDS = new Set(['true', 'false', 'yes', 'no', 'on', 'off', 'y', 'n', 'null', '~']);
 
+/** A bare exponent, e.g. `e0` or `E-5`: the `yaml` package's YAML 1.1 schema reads it as a float (NaN). */
+const YAML_EXPONENT = /^[eE][-+]?[0-9]+$/;
+
 function yamlKey(name: string): string {
-  const plain = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(name) && !YAML_WORDS.has(name.toLowerCase());
+  const plain =
+    /^[A-Za-z_][A-Za-z0-9_-]*$/.test(name) &&
+    !YAML_WORDS.has(name.toLowerCase()) &&
+    !YAML_EXPONENT.test(name);
   return plain ? name : yamlQuote(name);
 }
 

@@ -38,10 +38,33 @@ export function parseYaml(text: string, name: string, report: Report): unknown {
     }
     return undefined;
   }
+  let data: unknown;
   try {
-    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
     report.error(name, firstLine(err instanceof Error ? err.message : String(err)));
     return undefined;
   }
+  // `a: &a [*a]` parses into a structure that contains itself; every later step would recurse forever.
+  if (containsItself(data)) {
+    report.error(name, 'an alias refers to a node that contains it (the document would be infinite)');
+    return undefined;
+  }
+  return data;
+}
+
+/** True when `value` reaches itself through its children (aliases share objects, so this is a graph walk). */
+function containsItself(value: unknown): boolean {
+  const done = new Set<object>();
+  const onPath = new Set<object>();
+  const visit = (node: unknown): boolean => {
+    if (node === null || typeof node !== 'object' || done.has(node)) return false;
+    if (onPath.has(node)) return true;
+    onPath.add(node);
+    const found = Object.values(node).some(visit);
+    onPath.delete(node);
+    done.add(node);
+    return found;
+  };
+  return visit(value);
 }

@@ -174,7 +174,11 @@ export function stsAgents(
 ): { httpAgent: HttpAgent; httpsAgent: HttpsAgent } {
   const proxies = proxyEnv(env);
   const pool = { keepAlive: options.keepAlive, maxSockets: options.maxSockets };
-  const tunnel = (proxy: URL) => ({ proxy, timeoutMs: options.connectTimeout, noProxy: proxies?.noProxy ?? '' });
+  const tunnel = (proxy: URL) => ({
+    proxy,
+    timeoutMs: options.connectTimeout,
+    noProxy: proxies?.noProxy ?? '',
+  });
   return {
     httpAgent: proxies?.http ? new TunnelingHttpAgent(tunnel(proxies.http), pool) : new HttpAgent(pool),
     httpsAgent: proxies?.https ? new TunnelingHttpsAgent(tunnel(proxies.https), pool) : new HttpsAgent(pool),

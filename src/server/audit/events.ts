@@ -40,7 +40,11 @@ export interface AuditEvent {
 }
 
 /** Why a request failed, as audited: a snake_case reason and the answered code. */
-export function describeFailure(error: unknown): { reason: string; error: string; extra: Partial<AuditEvent> } {
+export function describeFailure(error: unknown): {
+  reason: string;
+  error: string;
+  extra: Partial<AuditEvent>;
+} {
   if (error instanceof InvalidTokenError) return { reason: error.reason, error: error.code, extra: {} };
   if (error instanceof ForbiddenError) {
     return { reason: 'key_not_granted', error: error.code, extra: { deniedKeys: error.deniedKeys } };

@@ -110,10 +110,11 @@ export function openAuditFile(options: AuditFileOptions): AuditFile {
       });
     },
     flush: () => enqueue(async () => handle?.datasync()),
-    close: () => enqueue(async () => {
-      await handle?.datasync().catch(() => undefined);
-      await closeHandle();
-    }),
+    close: () =>
+      enqueue(async () => {
+        await handle?.datasync().catch(() => undefined);
+        await closeHandle();
+      }),
     status: () => ({ ...state }),
   };
 }
@@ -121,4 +122,3 @@ export function openAuditFile(options: AuditFileOptions): AuditFile {
 function ignoreMissing(error: unknown): void {
   if (code(error) !== 'ENOENT') throw error;
 }
-

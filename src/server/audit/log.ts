@@ -6,8 +6,8 @@
  * fails the request is the caller's decision (`failClosed`).
  */
 import { resolve } from 'node:path';
-import { parseSize } from '../../core/config/size.ts';
 import type { LoggingConfig } from '../../core/config/schema.ts';
+import { parseSize } from '../../core/config/size.ts';
 import type { Logger } from '../../core/types.ts';
 import type { BrokerMetrics } from '../telemetry.ts';
 import type { AuditEvent } from './events.ts';

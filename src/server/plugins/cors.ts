@@ -2,7 +2,7 @@
  * CORS for browser callers, only for the exact origins in
  * `server.cors.origins` (SPEC §7): never `*`, never credentials mode, only
  * the methods and headers the API uses. Other origins get no CORS headers
- * and their preflights a 404. The list is read per request, so a reload
+ * and their preflights the answer they would get without CORS (405). The list is read per request, so a reload
  * that changes it applies at once (turning CORS on or off needs a restart).
  */
 import fastifyCors from '@fastify/cors';
@@ -14,7 +14,13 @@ export const CORS_METHODS = ['GET', 'POST', 'OPTIONS'] as const;
 /** Request headers a browser may send. */
 export const CORS_HEADERS = ['authorization', 'content-type', 'x-request-id'] as const;
 /** Response headers a browser script may read. */
-export const CORS_EXPOSED = ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
+export const CORS_EXPOSED = [
+  'x-request-id',
+  'retry-after',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+];
 /** How long a browser may cache a preflight answer, seconds. */
 export const CORS_MAX_AGE = 600;
 

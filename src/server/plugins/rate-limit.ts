@@ -24,6 +24,7 @@ import type { Logger, VerifiedToken } from '../../core/types.ts';
 import type { CounterStore } from '../store/types.ts';
 import type { BrokerMetrics } from '../telemetry.ts';
 import { METRICS_PATH } from './metrics.ts';
+import { SnapshotMemoryStore } from './rate-limit-memory-store.ts';
 import { rootPlugin } from './root.ts';
 
 /** Routes no limit applies to (load balancers and Prometheus poll them). */
@@ -88,7 +89,8 @@ export const ipRateLimitPlugin = rootPlugin(async (app: FastifyInstance, options
     cache: 10_000,
     ...(options.redis
       ? { redis: options.redis as never, nameSpace: options.nameSpace ?? 'voidkey:rate-limit:ip:' }
-      : {}),
+      : // The plugin's memory store refuses a whole concurrent burst (see the store's comment).
+        { store: SnapshotMemoryStore }),
   });
   const limit = app.createRateLimit();
   const storeFailed = throttled((facts) =>
@@ -136,7 +138,9 @@ export function subjectKey(verified: Pick<VerifiedToken, 'iss' | 'sub'>): string
  * within `rateLimit.perSubject`, else throws 429 RATE_LIMIT_EXCEEDED with
  * `retryAfter`. Store failures let the request through (logged, counted).
  */
-export function createSubjectLimiter(options: SubjectLimitOptions): (verified: VerifiedToken) => Promise<void> {
+export function createSubjectLimiter(
+  options: SubjectLimitOptions,
+): (verified: VerifiedToken) => Promise<void> {
   const now = options.now ?? Date.now;
   const storeFailed = throttled((facts) =>
     options.logger.warn(facts, 'rate-limit store failed; the request is let through'),

@@ -22,7 +22,7 @@ export function pathOf(request: Pick<FastifyRequest, 'url'>): string {
   return request.url.split('?', 1)[0] as string;
 }
 
-/** Fastify's per-request log lines, without query strings; health probes at debug. */
+/** Fastify's per-request log lines, without query strings; health probes and scrapes at debug. */
 class RequestLog extends LogController {
   constructor() {
     super({ requestIdLogLabel: 'requestId' });
@@ -38,14 +38,18 @@ class RequestLog extends LogController {
     reply: FastifyReply,
   ): void {
     const path = pathOf(request);
+    const agent = request.headers['user-agent'];
     const facts = {
       method: request.method,
+      // The template (bounded, no ids); `unmatched` when only the 404 handler saw it.
+      route: request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched'),
       path,
       statusCode: reply.statusCode,
       responseTime: reply.elapsedTime,
+      ...(typeof agent === 'string' ? { userAgent: agent.slice(0, 256) } : {}),
     };
     if (error) request.log.error({ ...facts, err: error }, 'request errored');
-    else if (path.startsWith('/health')) request.log.debug(facts, 'request completed');
+    else if (path.startsWith('/health') || path === '/metrics') request.log.debug(facts, 'request completed');
     else request.log.info(facts, 'request completed');
   }
 }

@@ -19,22 +19,24 @@ export interface SecurityHeaderOptions {
 }
 
 /** Registers helmet on the root instance. */
-export const securityHeadersPlugin = rootPlugin(async (app: FastifyInstance, options: SecurityHeaderOptions) => {
-  await app.register(fastifyHelmet, {
-    global: true,
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-    },
-    frameguard: { action: 'deny' },
-    hsts: options.tls ? { maxAge: HSTS_MAX_AGE, includeSubDomains: true } : false,
-    referrerPolicy: { policy: 'no-referrer' },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-    crossOriginOpenerPolicy: { policy: 'same-origin' },
-    crossOriginEmbedderPolicy: false,
-    originAgentCluster: false,
-    xDnsPrefetchControl: { allow: false },
-    xDownloadOptions: false,
-    xPermittedCrossDomainPolicies: { permittedPolicies: 'none' },
-  });
-});
+export const securityHeadersPlugin = rootPlugin(
+  async (app: FastifyInstance, options: SecurityHeaderOptions) => {
+    await app.register(fastifyHelmet, {
+      global: true,
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+      },
+      frameguard: { action: 'deny' },
+      hsts: options.tls ? { maxAge: HSTS_MAX_AGE, includeSubDomains: true } : false,
+      referrerPolicy: { policy: 'no-referrer' },
+      crossOriginResourcePolicy: { policy: 'same-origin' },
+      crossOriginOpenerPolicy: { policy: 'same-origin' },
+      crossOriginEmbedderPolicy: false,
+      originAgentCluster: false,
+      xDnsPrefetchControl: { allow: false },
+      xDownloadOptions: false,
+      xPermittedCrossDomainPolicies: { permittedPolicies: 'none' },
+    });
+  },
+);

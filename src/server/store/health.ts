@@ -12,7 +12,7 @@ export const REDIS_CHECK_CACHE_MS = 1000;
 
 /** The health answer's line for an unreachable Redis. */
 export const REDIS_DOWN_ERROR =
-  'redis: unreachable; rate limits fail open (counted per instance), ' +
+  'redis: unreachable; rate limits are not enforced (fail open), ' +
   'one-time tokens (oneTimeUse) are refused with 503 until it is back';
 
 /** Folds a Redis check into `report`: `checks.redis`, and healthy → degraded when it is down. */

@@ -31,6 +31,7 @@
 import assert from 'node:assert/strict';
 import { createHash, KeyObject, sign as nodeSign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import type { JWTPayload } from 'jose';
 import type { ClientTokenVerifier } from '../../../src/core/token/index.ts';
 import {
   b64,
@@ -66,7 +67,7 @@ describe('hostile tokens: JOSE structure and signatures', () => {
   let rsa: TestKey;
   let es: TestKey;
   let verifier: ClientTokenVerifier;
-  let good: object;
+  let good: JWTPayload;
 
   before(async () => {
     rsa = await makeKey('RS256', 'rsa-1');
@@ -127,7 +128,7 @@ describe('hostile tokens: JOSE structure and signatures', () => {
     const [h, p, s] = (await sign(es, good)).split('.') as [string, string, string];
     const order = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex');
     const derSigned = nodeSign('sha256', Buffer.from(`${h}.${p}`), {
-      key: KeyObject.from(es.privateKey as CryptoKey),
+      key: KeyObject.from(es.privateKey as Parameters<typeof KeyObject.from>[0]),
       dsaEncoding: 'der',
     });
     const rsaToken = await sign(rsa, good);

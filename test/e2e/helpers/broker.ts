@@ -111,6 +111,8 @@ export interface BrokerProcess {
   output(): string;
   /** Resolves when the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` without waiting for anything (e.g. SIGHUP to reload the config). */
+  kill(signal: NodeJS.Signals): void;
   /** Sends `signal` (default SIGTERM), waits for the exit (SIGKILL after `timeoutMs`, default 10000), removes `dir`. */
   stop(
     signal?: NodeJS.Signals,
@@ -167,6 +169,9 @@ export async function startBroker(
     stderr: () => text(bufs.err),
     output: () => text(bufs.out) + text(bufs.err),
     exited,
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
     stop: async (signal = 'SIGTERM', timeoutMs = 10000) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

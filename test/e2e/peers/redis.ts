@@ -72,9 +72,11 @@ export interface PrivateRedis {
   kill(): Promise<void>;
 }
 
-/** Starts `redis-server` on a free port without persistence, optionally with `requirepass`. */
-export async function startPrivateRedis(options: { password?: string } = {}): Promise<PrivateRedis> {
-  const port = await deadPort();
+/** Starts `redis-server` on `port` (default: a free one) without persistence, optionally with `requirepass`. */
+export async function startPrivateRedis(
+  options: { password?: string; port?: number } = {},
+): Promise<PrivateRedis> {
+  const port = options.port ?? (await deadPort());
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   if (options.password !== undefined) args.push('--requirepass', options.password);
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -94,15 +96,19 @@ export async function startPrivateRedis(options: { password?: string } = {}): Pr
 function waitReady(child: ChildProcess, exited: Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = '';
+    let settled = false;
     const timer = setTimeout(() => fail('did not start within 5 s'), 5000);
     function fail(why: string) {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       child.kill('SIGKILL');
       reject(new Error(`redis-server ${why}\n${output}`));
     }
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
+      if (!settled && output.includes('Ready to accept connections')) {
+        settled = true;
         clearTimeout(timer);
         resolve();
       }

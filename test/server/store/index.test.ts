@@ -115,7 +115,8 @@ describe('shared state with an unreachable redis', () => {
       await state.start();
       await assert.rejects(
         state.replayGuard.claim(token('t'), 1000, signal()),
-        (e: unknown) => e instanceof ServiceUnavailableError && e.details?.reason === 'replay_store_unavailable',
+        (e: unknown) =>
+          e instanceof ServiceUnavailableError && e.details?.reason === 'replay_store_unavailable',
       );
       assert.deepEqual(errors, ['claim']);
       await assert.rejects(state.stores.subjects?.increment('k', 1000) ?? Promise.resolve());
@@ -131,7 +132,8 @@ describe('shared state with an unreachable redis', () => {
 
   test('refuses a redis.url that is not a Redis URL at construction', () => {
     assert.throws(
-      () => createSharedState(withRedis('http://cache:6379'), { logger: silentLogger, ...recordingMetrics() }),
+      () =>
+        createSharedState(withRedis('http://cache:6379'), { logger: silentLogger, ...recordingMetrics() }),
       TypeError,
     );
   });

@@ -7,18 +7,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BrokerError } from '../../../src/core/errors.ts';
 import type { VerifiedToken } from '../../../src/core/types.ts';
+import { silentLogger } from '../../../src/core/types.ts';
 import { createSubjectLimiter, subjectKey } from '../../../src/server/plugins/rate-limit.ts';
 import { createSharedRedis, type SharedRedis } from '../../../src/server/redis-client.ts';
 import { redisCounterStore } from '../../../src/server/store/redis.ts';
 import type { CounterStore } from '../../../src/server/store/types.ts';
-import {
-  deadPort,
-  deleteUnder,
-  rawClient,
-  SHARED_REDIS_URL,
-  uniquePrefix,
-} from '../../e2e/peers/redis.ts';
-import { silentLogger } from '../../../src/core/types.ts';
+import { deadPort, deleteUnder, rawClient, SHARED_REDIS_URL, uniquePrefix } from '../../e2e/peers/redis.ts';
 
 const prefix = uniquePrefix();
 const raw = rawClient();
