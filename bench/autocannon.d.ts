@@ -31,6 +31,7 @@ declare module 'autocannon' {
     timeouts: number;
     non2xx: number;
     '2xx': number;
+    statusCodeStats: Record<string, { count: number }>;
   }
 
   export interface Instance extends EventEmitter, PromiseLike<Result> {

@@ -43,6 +43,10 @@ export interface Measurement {
   loadCoreBusy: number;
   /** Highest VmRSS sampled during the run, MiB. */
   rssMaxMiB: number;
+  /** Answers by HTTP status. */
+  statuses: Record<string, number>;
+  /** The first few non-2xx bodies (error codes; the broker never echoes a token), 300 chars each. */
+  failureSamples: string[];
 }
 
 /** Value at quantile `q` (0–1) of sorted `values`, nearest rank. */
@@ -85,6 +89,24 @@ async function drive(options: LoadOptions): Promise<{ latencies: Float64Array; r
   });
   const result = await instance;
   return { latencies: latencies.subarray(0, count).sort(), result };
+}
+
+/**
+ * After a run with failures: what a few fresh requests answer now (bodies are
+ * not collected during the run, which would load the load generator's core).
+ */
+async function probeFailures(options: LoadOptions): Promise<string[]> {
+  const samples: string[] = [];
+  for (const token of options.tokens.slice(0, 20)) {
+    const res = await fetch(`${options.url}/credentials/mint`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ keys: options.keys }),
+    });
+    const body = await res.text();
+    if (res.status !== 200 && samples.length < 3) samples.push(`${res.status} ${body.slice(0, 300)}`);
+  }
+  return samples;
 }
 
 /** PIDs whose CPU time is sampled besides the server's. */
@@ -132,6 +154,10 @@ export async function measure(options: LoadOptions, observed: Observed): Promise
       foreignCpu: Math.max(0, coreBusy - server),
       loadCoreBusy,
       rssMaxMiB,
+      statuses: Object.fromEntries(
+        Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count]),
+      ),
+      failureSamples: result.non2xx > 0 ? await probeFailures(options) : [],
     };
   } finally {
     clearInterval(sampler);

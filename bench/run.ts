@@ -117,7 +117,7 @@ async function alternate(
       });
       ctx.runs.push({ phase, target: t.name, keys, connections, repeat, ...m });
       log(
-        `${phase} ${t.name} keys=${keys} c=${connections} #${repeat + 1}: ${m.rps.toFixed(0)} req/s p50 ${m.p50.toFixed(2)} p99 ${m.p99.toFixed(2)} ms cpu ${m.serverCpu.toFixed(2)} others ${m.foreignCpu.toFixed(2)} loadcore ${m.loadCoreBusy.toFixed(2)} failed ${m.non2xx + m.errors + m.timeouts}`,
+        `${phase} ${t.name} keys=${keys} c=${connections} #${repeat + 1}: ${m.rps.toFixed(0)} req/s p50 ${m.p50.toFixed(2)} p99 ${m.p99.toFixed(2)} ms cpu ${m.serverCpu.toFixed(2)} others ${m.foreignCpu.toFixed(2)} loadcore ${m.loadCoreBusy.toFixed(2)} failed ${m.non2xx + m.errors + m.timeouts}${m.failureSamples.length > 0 ? ` ${JSON.stringify(m.statuses)} e.g. ${m.failureSamples[0]}` : ''}`,
       );
     }
   }

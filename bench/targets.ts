@@ -148,9 +148,19 @@ function upstreamTargets(inputs: TargetInputs): TargetResult[] {
   });
 }
 
-/** Every target, in the issue's order. */
+/** Every target, in the issue's order, after the validity check of the runs themselves. */
 export function judgeTargets(inputs: TargetInputs): TargetResult[] {
+  const failed = inputs.summaries.filter((s) => s.failures > 0);
   return [
+    {
+      name: 'every measured answer was a 200',
+      value:
+        failed.length === 0
+          ? 'yes'
+          : failed.map((s) => `${s.target} ${s.keys}k/${s.connections}c: ${s.failures}`).join('; '),
+      limit: '0 failures',
+      pass: failed.length === 0,
+    },
     ...loadTargets(inputs),
     {
       name: 'peak RSS of the broker (VmHWM)',

@@ -145,7 +145,7 @@ describe('output format properties', () => {
           );
         },
       ),
-      { numRuns: 25 },
+      { numRuns: 25, examples: [[[['a', { n: "'", i: '$n' }]]]] },
     );
   });
 
