@@ -30,6 +30,7 @@ describe('aws-sts provider transport failures', () => {
   let silent: Server;
   let silentUrl: string;
   let silentRequests = 0;
+  let onSilentRequest: (() => void) | undefined;
   let token: string;
 
   before(async () => {
@@ -38,6 +39,7 @@ describe('aws-sts provider transport failures', () => {
     // Accepts requests and never answers.
     silent = createServer(() => {
       silentRequests++;
+      onSilentRequest?.();
     });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
@@ -81,13 +83,27 @@ describe('aws-sts provider transport failures', () => {
   test('a signal firing during the call aborts it without retrying', async () => {
     silentRequests = 0;
     const provider = createAwsStsProvider(providerConfig(silentUrl), deps({ httpTimeout: 5000 }));
-    const started = Date.now();
-    const signal = AbortSignal.timeout(100);
-    await assert.rejects(
-      provider.mint(mintInput(token, {}, { signal })),
-      unavailable(/^AssumeRoleWithWebIdentity aborted/),
-    );
-    assert.ok(Date.now() - started < 1000);
+    // Abort once the request has reached the server (a fixed delay races with a loaded machine).
+    const controller = new AbortController();
+    let abortedAt = 0;
+    onSilentRequest = () =>
+      setTimeout(() => {
+        abortedAt = Date.now();
+        controller.abort();
+      }, 20);
+    let aborted = 0;
+    try {
+      await assert.rejects(
+        provider.mint(mintInput(token, {}, { signal: controller.signal })),
+        unavailable(/^AssumeRoleWithWebIdentity aborted/),
+      );
+      aborted = Date.now();
+    } finally {
+      onSilentRequest = undefined;
+    }
+    assert.ok(abortedAt > 0 && aborted - abortedAt < 1000, 'the abort ends the call well before httpTimeout');
+    // No retry is sent after an abort.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(silentRequests, 1);
   });
 
