@@ -21,6 +21,7 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     pipelining?: number;
+    reconnectRate?: number;
     timeout?: number;
     requests?: Request[];
   }

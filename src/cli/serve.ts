@@ -113,6 +113,12 @@ export async function run(
   const logger = createLogger(config.logging as LoggingConfig);
   for (const warning of startWarnings(config, loaded.warnings))
     logger.warn({ warning }, `config: ${warning}`);
+  if (quietAwsSdkNodeWarning(env)) {
+    logger.warn(
+      { node: process.version },
+      'the AWS SDK will require Node.js 22 or later for releases after January 2027; plan the upgrade',
+    );
+  }
   try {
     await startBroker({
       config,
@@ -129,6 +135,18 @@ export async function run(
     return 1;
   }
   return 0;
+}
+
+/**
+ * On Node < 22 the AWS SDK prints a multi-line notice to stderr, outside the
+ * JSON log stream. Say it once as a log line instead (unless the operator
+ * already silenced it). True when the caller should log it.
+ */
+function quietAwsSdkNodeWarning(env: Record<string, string | undefined>): boolean {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= 22 || env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === 'true') return false;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  return true;
 }
 
 /** `--port`, else `$PORT`, else undefined (config decides); a string is the error. */
