@@ -10,7 +10,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   createRemoteJWKSet,
   customFetch,
@@ -20,6 +19,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { listenLocal } from './listen.ts';
 
 /** Options of {@link startAzureServer}. */
 export interface AzureServerOptions {
@@ -129,23 +129,15 @@ export async function startAzureServer(options: AzureServerOptions): Promise<Azu
     objectId: randomUUID(),
   };
   const server = createServer((req, res) => void handle(state, req, res));
-  await new Promise<void>((resolve) =>
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
-  );
-  const { address, port, family } = server.address() as AddressInfo;
-  const host = family === 'IPv6' ? `[${address}]` : address;
+  const peer = await listenLocal(server, options);
   return {
-    url: `http://${host}:${port}`,
+    url: peer.url,
     stats,
     calls: state.calls,
     failNext(status, count = 1) {
       for (let i = 0; i < count; i++) state.faults.push(status);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: peer.close,
   };
 }
 

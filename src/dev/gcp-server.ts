@@ -11,8 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, customFetch, decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
+import { listenLocal } from './listen.ts';
 
 /** Options of {@link startGcpServer}. */
 export interface GcpServerOptions {
@@ -132,23 +132,15 @@ export async function startGcpServer(options: GcpServerOptions): Promise<GcpServ
     federated: new Map(),
   };
   const server = createServer((req, res) => void handle(state, req, res));
-  await new Promise<void>((resolve) =>
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
-  );
-  const { address, port, family } = server.address() as AddressInfo;
-  const host = family === 'IPv6' ? `[${address}]` : address;
+  const peer = await listenLocal(server, options);
   return {
-    url: `http://${host}:${port}`,
+    url: peer.url,
     stats,
     calls: state.calls,
     failNext(status, count = 1, route) {
       for (let i = 0; i < count; i++) state.faults.push({ status, route });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: peer.close,
   };
 }
 

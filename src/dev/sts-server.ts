@@ -9,8 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { HttpClient } from '../core/types.ts';
+import { listenLocal } from './listen.ts';
 import { type AllowedRoles, createStsActions, type StsCall } from './sts/actions.ts';
 import { errorResponse, StsFault } from './sts/xml.ts';
 
@@ -95,23 +95,15 @@ export async function startStsServer(options: StsServerOptions): Promise<StsServ
   };
 
   const server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve) =>
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
-  );
-  const { address, port, family } = server.address() as AddressInfo;
-  const host = family === 'IPv6' ? `[${address}]` : address;
+  const peer = await listenLocal(server, options);
   return {
-    url: `http://${host}:${port}`,
+    url: peer.url,
     stats,
     calls: actions.calls,
     failNext(code, count = 1) {
       for (let i = 0; i < count; i++) faults.push(code);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: peer.close,
   };
 }
 
