@@ -20,7 +20,8 @@ export interface RunReport {
   logging: {
     lines: number;
     levels: Record<string, number>;
-    atInfo?: { lines: number; levels: Record<string, number> } | undefined;
+    messages?: Record<string, number>;
+    atInfo?: { lines: number; levels: Record<string, number>; messages: Record<string, number> } | undefined;
   };
   peers: PeerStats;
 }
@@ -43,7 +44,7 @@ export function printReport(result: RunReport): void {
     `Peak RSS (VmHWM, MiB): ${JSON.stringify(result.memory)}`,
     `CLI (ms, median): node -e 0 ${result.cli.node.median.toFixed(1)}, version ${result.cli.version.median.toFixed(1)}, mint ${result.cli.mint.median.toFixed(1)} (exit codes ${result.cli.mint.exitCodes.join(',')})`,
     `Broker output during the run: ${result.logging.lines} lines, by pino level ${JSON.stringify(result.logging.levels)}`,
-    `Broker at logging.level info: ${result.logging.atInfo?.lines ?? 'n/a'} lines, by pino level ${JSON.stringify(result.logging.atInfo?.levels ?? {})}`,
+    `Broker at logging.level info: ${result.logging.atInfo?.lines ?? 'n/a'} lines, by pino level ${JSON.stringify(result.logging.atInfo?.levels ?? {})}, by msg ${JSON.stringify(result.logging.atInfo?.messages ?? {})}`,
     `STS peer: ${result.peers.stsRequests} requests, ${result.peers.stsTokenVerifications} broker-token verifications, ${result.peers.stsJwksFetches} JWKS fetches`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);

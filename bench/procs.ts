@@ -94,10 +94,22 @@ export interface ServerProcess {
   name: string;
   pid: number;
   url: string;
-  /** Lines written to stdout and stderr so far, and the last few of them (for diagnostics). */
-  output(): { lines: number; tail: string[]; levels: Record<string, number> };
+  /**
+   * Lines written to stdout and stderr so far: counted by pino level and by
+   * `msg`, and the last few lines that are not JSON log records (start-up
+   * failures, Node warnings). Log records themselves are never kept.
+   */
+  output(): ServerOutput;
   /** SIGTERM, then waits for exit (SIGKILL after `graceMs`, default 10 s). */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** What a server wrote; see {@link ServerProcess.output}. */
+export interface ServerOutput {
+  lines: number;
+  levels: Record<string, number>;
+  messages: Record<string, number>;
+  tail: string[];
 }
 
 /** Options of {@link startServer}. */
@@ -118,13 +130,18 @@ function watchOutput(child: ChildProcess) {
   let lines = 0;
   const tail: string[] = [];
   const levels: Record<string, number> = {};
+  const messages: Record<string, number> = {};
   let onListening: (url: string) => void = () => {};
   const onLine = (line: string) => {
     lines++;
-    tail.push(line.slice(0, 300));
-    if (tail.length > 20) tail.shift();
     const level = /"level":(\d+)/.exec(line)?.[1];
     if (level) levels[level] = (levels[level] ?? 0) + 1;
+    const msg = /"msg":"([^"]{0,60})/.exec(line)?.[1];
+    if (msg !== undefined) messages[msg] = (messages[msg] ?? 0) + 1;
+    if (!line.startsWith('{')) {
+      tail.push(line.slice(0, 300));
+      if (tail.length > 20) tail.shift();
+    }
     const listening = /^listening (http:\/\/\S+)$/.exec(line)?.[1];
     if (listening) onListening(listening);
   };
@@ -137,7 +154,12 @@ function watchOutput(child: ChildProcess) {
     });
   }
   return {
-    output: () => ({ lines, tail: [...tail], levels: { ...levels } }),
+    output: (): ServerOutput => ({
+      lines,
+      levels: { ...levels },
+      messages: { ...messages },
+      tail: [...tail],
+    }),
     listening: new Promise<string>((resolve) => {
       onListening = resolve;
     }),

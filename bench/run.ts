@@ -8,7 +8,7 @@
  * reported as median (min–max). Results go to bench/results/<date>[-mode].json.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureCliStartup } from './cli-startup.ts';
@@ -268,7 +268,7 @@ async function variantsPhase(ctx: Context) {
     counts: started.map((s) => s.counts),
     measured,
     memory,
-    logInfo: logInfo && { lines: logInfo.lines, levels: logInfo.levels, sample: logInfo.tail.slice(-3) },
+    logInfo: logInfo && { lines: logInfo.lines, levels: logInfo.levels, messages: logInfo.messages },
     connections: c,
     small: variants[0]?.name as string,
     large: variants[1]?.name as string,
@@ -294,7 +294,8 @@ function meta(plan: Plan, cpuPlan: CpuPlan) {
     date: new Date().toISOString(),
     command: `npm run bench${plan.mode === 'full' ? '' : ` -- --${plan.mode}`}`,
     mode: plan.mode,
-    nproc: availableParallelism(),
+    // All CPUs of the machine (this process is pinned by now, so availableParallelism() says 1).
+    nproc: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
     node: process.version,
     cpuPlan,
@@ -341,6 +342,7 @@ async function benchmark(ctx: Context) {
   const logging = {
     lines: brokerOutput.lines,
     levels: brokerOutput.levels,
+    messages: brokerOutput.messages,
     tail: brokerOutput.tail.slice(-5),
     atInfo: ids.logInfo,
   };
