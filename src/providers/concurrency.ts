@@ -11,7 +11,7 @@ import { UpstreamError } from '../core/errors.ts';
 import type { AccessProvider, MintInput, MintOutput } from '../core/types.ts';
 
 /** Calls in flight per provider. */
-export const PROVIDER_CONCURRENCY = 32;
+export const PROVIDER_CONCURRENCY = 128;
 /** Calls waiting for a slot per provider; more are refused at once. */
 export const PROVIDER_QUEUE = 256;
 
@@ -28,7 +28,7 @@ interface Waiter {
 }
 
 /**
- * `provider` with at most `limit` mints in flight (default 32) and `queue`
+ * `provider` with at most `limit` mints in flight (default 128) and `queue`
  * waiting (default 256). Throws TypeError for a limit below 1 or a negative queue.
  */
 export function limitConcurrency(provider: AccessProvider, options: ConcurrencyOptions = {}): AccessProvider {

@@ -63,14 +63,14 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
 }
 
 describe('provider concurrency cap', () => {
-  test('200 concurrent mints against a slow provider never exceed 32 in flight, and all complete', async () => {
+  test('300 concurrent mints against a slow provider never exceed 128 in flight, and all complete', async () => {
     const { provider, stats } = slowProvider(20);
     const limited = limitConcurrency(provider);
-    const results = await Promise.all(Array.from({ length: 200 }, () => outcome(limited.mint(input()))));
-    assert.equal(PROVIDER_CONCURRENCY, 32);
+    const results = await Promise.all(Array.from({ length: 300 }, () => outcome(limited.mint(input()))));
+    assert.equal(PROVIDER_CONCURRENCY, 128);
     assert.equal(stats.maxInFlight, PROVIDER_CONCURRENCY);
     assert.deepEqual(new Set(results), new Set(['ok']));
-    assert.equal(stats.calls, 200);
+    assert.equal(stats.calls, 300);
   });
 
   test('refuses at once, with a 503-kind error, what does not fit in the queue', async () => {
@@ -136,7 +136,7 @@ describe('provider concurrency cap', () => {
     assert.throws(() => limitConcurrency(provider, { queue: -1 }), TypeError);
   });
 
-  test('is applied by createProviders: 100 concurrent mints reach the upstream at most 32 at a time', async () => {
+  test('is applied by createProviders: 300 concurrent mints reach the upstream at most 128 at a time', async () => {
     const seen = { inFlight: 0, max: 0 };
     const http: HttpClient = async () => {
       seen.inFlight++;
@@ -157,7 +157,7 @@ describe('provider concurrency cap', () => {
         ...input(),
         key: { provider: 'az', scope: 'https://management.azure.com/.default' } as MintInput['key'],
       });
-    const results = await Promise.all(Array.from({ length: 100 }, () => outcome(mint())));
+    const results = await Promise.all(Array.from({ length: 300 }, () => outcome(mint())));
     assert.deepEqual(new Set(results), new Set(['ok']));
     assert.equal(seen.max, PROVIDER_CONCURRENCY);
   });

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Config } from '../../src/core/config/schema.ts';
+import { silentLogger } from '../../src/core/types.ts';
 import { openAuditFile } from '../../src/server/audit/file.ts';
+import { createAuditLog } from '../../src/server/audit/log.ts';
 import { memoryReplayGuard } from '../../src/server/wiring.ts';
 import { GITHUB_ISSUER, MAIN_SUBJECT, TOKENS, testConfig, world } from './helpers.ts';
 import { jsonPost } from './http.ts';
@@ -129,6 +131,24 @@ describe('audit events on the log stream', () => {
     await h.app.inject(jsonPost('/credentials/mint', { keys: ['AWS_READ'] }, TOKENS.main));
     assert.equal(h.audits().length, 0);
     await h.app.close();
+  });
+});
+
+describe('whether audit events are built at all', () => {
+  const logAt = (level: string) => ({ ...silentLogger, isLevelEnabled: (l: string) => l === level });
+  const auditLog = (audit: Record<string, unknown>, level: string) =>
+    createAuditLog({
+      settings: patchConfig(testConfig(), { logging: { audit } }).logging.audit,
+      configDir: dir,
+      logger: logAt(level),
+      metrics: { auditWriteFailure() {} },
+    });
+
+  test('are wanted at info, or with an audit file at any level, and not at warn without a file or when disabled', () => {
+    assert.equal(auditLog({}, 'info').wanted(), true);
+    assert.equal(auditLog({}, 'warn').wanted(), false);
+    assert.equal(auditLog({ file: 'wanted/audit.log' }, 'warn').wanted(), true);
+    assert.equal(auditLog({ enabled: false }, 'info').wanted(), false);
   });
 });
 

@@ -20,6 +20,8 @@ export interface AuditLog {
   readonly failClosed: boolean;
   /** Absolute path of the audit file, when configured. */
   readonly file: string | undefined;
+  /** Whether an event would be written anywhere now (enabled, and a file or `info` logging), so callers skip building it. */
+  wanted(): boolean;
   /** Appends `event` to the file; false when that failed (already logged and counted). True without a file. */
   toFile(event: AuditEvent): Promise<boolean>;
   /** Writes `event` to the log stream. */
@@ -47,6 +49,10 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   const path = settings.file ? resolve(options.configDir, settings.file) : undefined;
   const maxBytes = parseSize(settings.maxSize as string | number) ?? 100 * 1024 ** 2;
   const file = path ? openAuditFile({ path, maxBytes, maxFiles: settings.maxFiles }) : undefined;
+
+  // Core's Logger has no level query; a logger without one is assumed to write `info`.
+  const levelEnabled = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
+  const infoEnabled = () => levelEnabled?.call(logger, 'info') ?? true;
 
   const toLog = (event: AuditEvent) => {
     if (settings.enabled) logger.info({ audit: true, ...event }, 'audit');
@@ -76,6 +82,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     enabled: settings.enabled,
     failClosed: settings.failClosed && file !== undefined,
     file: path,
+    wanted: () => settings.enabled && (file !== undefined || infoEnabled()),
     toFile,
     toLog,
     async record(event) {

@@ -11,6 +11,9 @@
  *   written answers 503 and its credentials are withheld; the log stream
  *   then carries a MINT_FAILURE `audit_write_failed` listing them as discarded.
  *
+ * - Events are built only when `audit.wanted()` (an audit file, or `info`
+ *   logging): at `warn` without a file nothing would be written.
+ *
  * `credential_minting_total` counts per key what the provider did: success
  * for every key minted (discarded ones too), failure for every key listed in
  * `details.failures`. Requests refused before any provider call (403, 400,
@@ -58,24 +61,27 @@ export function createRequestObserver(options: ObserverOptions): RequestObserver
 
   return {
     async authenticated(request, verified) {
-      await audit.record(authSuccess(request, verified));
+      if (audit.wanted()) await audit.record(authSuccess(request, verified));
       if (!options.limitSubject || request.routeOptions.url !== MINT_ROUTE) return;
       try {
         await options.limitSubject(verified);
       } catch (error) {
         audited.add(request);
-        await audit.record(mintFailure(request, verified, requestedKeys(request) ?? [], error));
+        if (audit.wanted())
+          await audit.record(mintFailure(request, verified, requestedKeys(request) ?? [], error));
         throw error;
       }
     },
 
     async authenticationFailed(request, error) {
-      if (audited.has(request)) return;
+      if (audited.has(request) || !audit.wanted()) return;
       await audit.record(authFailure(request, error));
     },
 
     async minted(request, { verified, keys, result }) {
       countMints(metrics, result.audit, []);
+      // Not wanted means no file, so nothing can fail closed.
+      if (!audit.wanted()) return;
       const event = mintSuccess(request, verified, keys, result.audit);
       if ((await audit.toFile(event)) || !audit.failClosed) {
         audit.toLog(event);
@@ -91,6 +97,7 @@ export function createRequestObserver(options: ObserverOptions): RequestObserver
 
     async mintFailed(request, { verified, keys, error, discarded }) {
       countMints(metrics, discarded, failuresOf(error));
+      if (!audit.wanted()) return;
       if (error instanceof InvalidTokenError) {
         await audit.record(authFailure(request, error, verified));
         return;
