@@ -12,7 +12,6 @@
  * 17 KiB Authorization header is a 431).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +26,7 @@ import {
   nodeServerLimits,
   serverLimitOptions,
 } from '../../src/server/limits.ts';
+import { selfSignedCert } from '../helpers/tls.ts';
 import { appFor, TOKENS, testConfig, world } from './helpers.ts';
 import { rawBody, rawExchange, rawHeader } from './socket.ts';
 
@@ -186,28 +186,7 @@ describe('server limits under HTTPS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'voidkey-limits-'));
 
   before(async () => {
-    const [cert, key] = [join(dir, 'c.pem'), join(dir, 'k.pem')];
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCert(dir, '127.0.0.1');
     const https = { cert: readFileSync(cert), key: readFileSync(key) };
     app = appFor(world({ config: testConfig({ server: { requestTimeout: REQUEST_TIMEOUT } }) }), { https });
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFile, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -7,37 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type PeerCertificate } from 'node:tls';
 import { loadTls } from '../../src/server/tls.ts';
+import { selfSignedCert } from '../helpers/tls.ts';
 import { type Live, startLive, startLiveBroker } from './live.ts';
-
-/** A self-signed P-256 certificate for 127.0.0.1 (openssl is required, not optional). */
-function selfSigned(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
 
 /** GET over HTTPS trusting `ca`; the status, HSTS header and the served certificate's fingerprint. */
 function get(
@@ -81,8 +51,8 @@ describe('native HTTPS', () => {
 
   before(async () => {
     live = await startLive();
-    first = selfSigned(live.dir, 'first');
-    second = selfSigned(live.dir, 'second');
+    first = selfSignedCert(live.dir, 'first');
+    second = selfSignedCert(live.dir, 'second');
   });
   after(() => live.close());
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer, request } from 'node:https';
@@ -10,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { AssumeRoleWithWebIdentityCommand } from '@aws-sdk/client-sts';
 import { createStsClient } from '../../../src/providers/aws-sts/client.ts';
 import { bypassesProxy, proxyEnv, TunnelingHttpsAgent } from '../../../src/providers/aws-sts/proxy-agent.ts';
+import { selfSignedCert } from '../../helpers/tls.ts';
 
 const portOf = (server: Server) => (server.address() as AddressInfo).port;
 const listen = (server: Server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -81,30 +81,7 @@ describe('TunnelingHttpsAgent', () => {
   let target: Server;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'voidkey-proxy-'));
-    const [cert, key] = [join(dir, 'c.pem'), join(dir, 'k.pem')];
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=sts.test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCert(dir, 'sts.test');
     ca = await readFile(cert);
     target = createHttpsServer({ cert: ca, key: await readFile(key) }, (_req, res) => res.end('through'));
     await listen(target as unknown as Server);
