@@ -1,79 +1,221 @@
 /**
  * The broker's pino logger: JSON lines with ISO times, and redaction
- * configured in one place (SPEC §7): the Authorization and Cookie headers,
- * `oidcToken`, `?token=`, broker and web-identity tokens, client secrets and
- * private keys, the Redis URL (it may hold a password), and minted
- * credentials — plus `logging.redact`. Requests are serialized without their
- * query string. Redaction is the safety net; code logs token hashes, never
- * tokens (STYLE.md).
+ * configured in one place (SPEC §7).
+ *
+ * Redaction is by field name, at any depth, on every line and every child
+ * logger's bindings: before a line is written its fields are walked (plain
+ * objects, arrays and errors, the latter serialized first) and the value of
+ * any sensitive field is replaced by `[redacted]` in a copy — the logged
+ * objects themselves are never changed. Sensitive fields are the
+ * Authorization, Proxy-Authorization and Cookie headers, tokens of every kind
+ * (`oidcToken`, `token`, `accessToken`, …), client secrets and assertions,
+ * private keys, passwords, the Redis URL (it may hold a password) and minted
+ * credentials; names match whatever their case or `-`/`_` spelling.
+ * `logging.redact` adds pino paths on top. Requests are serialized without
+ * their query string.
+ *
+ * (A walk by name rather than pino's path redaction: wildcard paths such as
+ * `*.token` cost every line, and every per-request child logger, far more
+ * than the walk, and only reach the depth they spell out.)
+ *
+ * Redaction is the safety net; code logs token hashes, never tokens (STYLE.md).
  */
 import { createRequire } from 'node:module';
 import { type Logger as PinoLogger, pino } from 'pino';
 import type { LoggingConfig } from '../core/config/schema.ts';
 
-const anyDepth = (field: string) => [field, `*.${field}`, `*.*.${field}`];
+/** What replaces a sensitive value. */
+export const CENSOR = '[redacted]';
 
-/** Paths censored in every log line, before `logging.redact`. */
-export const BUILT_IN_REDACTIONS: readonly string[] = [
-  'req.headers.authorization',
-  'req.headers["proxy-authorization"]',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers["proxy-authorization"]',
-  'headers.cookie',
+/**
+ * Field names whose values never reach a log, normalized (lower case, no
+ * `-` or `_`): `SessionToken`, `session_token` and `session-token` all match
+ * `sessiontoken`.
+ */
+export const SENSITIVE_FIELDS: ReadonlySet<string> = new Set([
   'authorization',
-  'req.query.token',
-  'query.token',
-  'req.body.oidcToken',
-  ...anyDepth('oidcToken'),
-  ...anyDepth('token'),
-  ...anyDepth('accessToken'),
-  ...anyDepth('brokerToken'),
-  ...anyDepth('webIdentityToken'),
-  ...anyDepth('WebIdentityToken'),
-  ...anyDepth('clientSecret'),
-  ...anyDepth('client_secret'),
-  ...anyDepth('client_assertion'),
-  ...anyDepth('privateKey'),
-  ...anyDepth('password'),
-  'redis.url',
-  '*.redis.url',
-  ...anyDepth('credentials'),
-  ...anyDepth('SecretAccessKey'),
-  ...anyDepth('secretAccessKey'),
-  ...anyDepth('SessionToken'),
-  ...anyDepth('sessionToken'),
-];
+  'proxyauthorization',
+  'cookie',
+  'setcookie',
+  'oidctoken',
+  'token',
+  'accesstoken',
+  'idtoken',
+  'refreshtoken',
+  'brokertoken',
+  'webidentitytoken',
+  'subjecttoken',
+  'clientsecret',
+  'clientassertion',
+  'privatekey',
+  'password',
+  'credentials',
+  'secretaccesskey',
+  'awssecretaccesskey',
+  'sessiontoken',
+  'awssessiontoken',
+]);
+
+/** Fields sensitive only inside a given parent (`redis.url` may hold the Redis password). */
+const SENSITIVE_CHILDREN: ReadonlyMap<string, ReadonlySet<string>> = new Map([['redis', new Set(['url'])]]);
+
+/** Deeper than this, a value is replaced rather than walked (and redacted). */
+const MAX_DEPTH = 12;
+
+const normalizedCache = new Map<string, string>();
+
+function normalize(field: string): string {
+  let normalized = normalizedCache.get(field);
+  if (normalized === undefined) {
+    normalized = field.toLowerCase().replace(/[-_]/g, '');
+    // The set of field names in logs is small; the cap only guards against unbounded ones.
+    if (normalizedCache.size >= 4096) normalizedCache.clear();
+    normalizedCache.set(field, normalized);
+  }
+  return normalized;
+}
+
+/** True for a field whose value is never logged. */
+export function isSensitiveField(field: string, parent?: string): boolean {
+  const name = normalize(field);
+  if (SENSITIVE_FIELDS.has(name)) return true;
+  return parent !== undefined && SENSITIVE_CHILDREN.get(normalize(parent))?.has(name) === true;
+}
+
+function isPlain(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * `value` with every sensitive field's value censored, copying only what
+ * changes. Errors become pino's serialized form; cycles become `[Circular]`.
+ */
+export function redactValue(value: unknown, parent?: string, ancestors: object[] = []): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (ancestors.includes(value)) return '[Circular]';
+  if (ancestors.length >= MAX_DEPTH) return '[too deep]';
+  if (value instanceof Error) return redactValue(pino.stdSerializers.err(value), parent, ancestors);
+  if (Array.isArray(value)) {
+    ancestors.push(value);
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      const redacted = redactValue(item, parent, ancestors);
+      if (redacted !== item) {
+        copy ??= value.slice();
+        copy[i] = redacted;
+      }
+    }
+    ancestors.pop();
+    return copy ?? value;
+  }
+  if (!isPlain(value)) {
+    // Binary data is left as is; an object with toJSON (dates, URLs) is
+    // walked as what it stringifies to, any other as its own fields, as JSON would.
+    if (ArrayBuffer.isView(value)) return value;
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+      return redactValue((value as { toJSON(): unknown }).toJSON(), parent, ancestors);
+    }
+    return redactFields(value as Record<string, unknown>, ancestors, true, parent);
+  }
+  return redactFields(value as Record<string, unknown>, ancestors, false, parent);
+}
+
+function redactFields(
+  value: Record<string, unknown>,
+  ancestors: object[],
+  alwaysCopy: boolean,
+  parent?: string,
+): Record<string, unknown> {
+  ancestors.push(value);
+  const fields = Object.keys(value);
+  let copy: Record<string, unknown> | undefined = alwaysCopy ? {} : undefined;
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i] as string;
+    const item = value[field];
+    const redacted =
+      item !== undefined && isSensitiveField(field, parent) ? CENSOR : redactValue(item, field, ancestors);
+    if (copy === undefined && redacted !== item) {
+      copy = {};
+      for (let j = 0; j < i; j++) setField(copy, fields[j] as string, value[fields[j] as string]);
+    }
+    if (copy !== undefined) setField(copy, field, redacted);
+  }
+  ancestors.pop();
+  return copy ?? value;
+}
+
+/** `target[field] = value`, also for a field named `__proto__`. */
+function setField(target: Record<string, unknown>, field: string, value: unknown): void {
+  if (field === '__proto__') {
+    Object.defineProperty(target, field, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[field] = value;
+  }
+}
 
 /** A request as logged: method, path without query, and the peer; never headers or body. */
-function serializeRequest(req: { method?: string; url?: string; ip?: string; id?: string }) {
+function serializeRequest(req: { method?: unknown; url?: unknown; ip?: unknown }) {
   return {
     method: req.method,
     path: typeof req.url === 'string' ? req.url.split('?', 1)[0] : undefined,
-    ...(req.ip ? { remoteAddress: req.ip } : {}),
+    ...(typeof req.ip === 'string' ? { remoteAddress: req.ip } : {}),
   };
 }
 
-/** A pino logger per `logging` (JSON lines, ISO time, built-in redactions plus `logging.redact`). */
+/** One line's fields (or a child's bindings), as written: requests reduced, sensitive values censored. */
+export function redactLine(fields: Record<string, unknown>): Record<string, unknown> {
+  try {
+    const req = fields.req;
+    const line = typeof req === 'object' && req !== null ? { ...fields, req: serializeRequest(req) } : fields;
+    return redactValue(line) as Record<string, unknown>;
+  } catch {
+    // A getter or toJSON that throws: log that, not the fields, and never throw at the caller.
+    return { logFieldsUnavailable: true };
+  }
+}
+
+/** A pino logger per `logging` (JSON lines, ISO time, redaction by field name plus `logging.redact`). */
 export function createLogger(
   logging: Readonly<LoggingConfig>,
   destination?: NodeJS.WritableStream,
 ): PinoLogger {
-  const options = {
+  const options: pino.LoggerOptions = {
     level: logging.level,
     base: { service: 'voidkey' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: [...BUILT_IN_REDACTIONS, ...logging.redact], censor: '[redacted]' },
-    serializers: { req: serializeRequest, err: pino.stdSerializers.err },
+    // Child bindings are redacted by the `child` wrapper below (pino applies
+    // `formatters.bindings` to the root's base only).
+    formatters: { log: redactLine, bindings: redactLine },
+    // Errors are serialized (and redacted) by redactLine already.
+    serializers: { err: (err: unknown) => err },
+    ...(logging.redact.length > 0 ? { redact: { paths: [...logging.redact], censor: CENSOR } } : {}),
   };
   const pretty = logging.format === 'pretty' && prettyAvailable();
   const logger = pretty
     ? pino({ ...options, transport: { target: 'pino-pretty' } })
     : pino(options, (destination ?? pino.destination({ dest: 1, sync: true })) as pino.DestinationStream);
+  redactChildBindings(logger);
   if (logging.format === 'pretty' && !pretty) {
     logger.info('logging.format is pretty but pino-pretty is not installed; logging JSON');
   }
   return logger;
+}
+
+/**
+ * Makes `child(bindings)` redact its bindings, for `logger` and every logger
+ * derived from it (pino's children inherit from their parent).
+ */
+function redactChildBindings(logger: PinoLogger): void {
+  const child = logger.child as (this: unknown, bindings: pino.Bindings, options?: unknown) => unknown;
+  Object.defineProperty(logger, 'child', {
+    configurable: true,
+    writable: true,
+    value: function redactedChild(this: unknown, bindings: pino.Bindings, options?: unknown) {
+      return child.call(this, redactLine(bindings), options);
+    },
+  });
 }
 
 function prettyAvailable(): boolean {

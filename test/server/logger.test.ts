@@ -47,6 +47,84 @@ describe('createLogger', () => {
     assert.match(line, /\[redacted\]/);
   });
 
+  test('censors sensitive fields at any depth, in arrays, errors, causes, class instances and bindings', () => {
+    const { lines, logger } = capture();
+    class Call {
+      provider = 'aws';
+      webIdentityToken = 'SECRET_20';
+    }
+    const cause = Object.assign(new Error('upstream refused'), {
+      request: { headers: { Authorization: 'SECRET_21' } },
+    });
+    const err = Object.assign(new Error('mint failed', { cause }), {
+      brokerToken: 'SECRET_22',
+      attempts: [{ body: { client_secret: 'SECRET_23' } }],
+    });
+    const deep = {
+      a: { b: { c: { d: { e: { f: { session_token: 'SECRET_24', kept: 'DEEP_VISIBLE' } } } } } },
+    };
+    const cyclic: Record<string, unknown> = { password: 'SECRET_25' };
+    cyclic.self = cyclic;
+    logger.child({ binding: { 'proxy-authorization': 'SECRET_26' } }).warn(
+      {
+        err,
+        call: new Call(),
+        deep,
+        cyclic,
+        list: [{ AWS_SESSION_TOKEN: 'SECRET_27' }, 'plain'],
+        url: new URL('https://idp.example/jwks'),
+        when: new Date(0),
+      },
+      'hostile shapes',
+    );
+    logger.error(Object.assign(new Error('bare error'), { privateKey: 'SECRET_28' }));
+    const text = lines.join('');
+    assert.equal(text.includes('SECRET_'), false, text);
+    const [line, bare] = lines.map((l) => JSON.parse(l));
+    assert.equal(line.msg, 'hostile shapes');
+    assert.equal(line.err.type, 'Error');
+    assert.match(line.err.message, /mint failed/);
+    assert.equal(line.err.brokerToken, '[redacted]');
+    assert.equal(line.call.provider, 'aws');
+    assert.equal(line.deep.a.b.c.d.e.f.kept, 'DEEP_VISIBLE');
+    assert.equal(line.cyclic.self, '[Circular]');
+    assert.deepEqual(line.list, [{ AWS_SESSION_TOKEN: '[redacted]' }, 'plain']);
+    assert.equal(line.url, 'https://idp.example/jwks');
+    assert.equal(line.when, '1970-01-01T00:00:00.000Z');
+    assert.deepEqual(line.binding, { 'proxy-authorization': '[redacted]' });
+    assert.equal(bare.msg, 'bare error');
+    assert.equal(bare.err.privateKey, '[redacted]');
+    // The logged objects themselves are untouched.
+    assert.equal(err.brokerToken, 'SECRET_22');
+    assert.equal(deep.a.b.c.d.e.f.session_token, 'SECRET_24');
+  });
+
+  test('a field whose getter throws costs the line its fields, never the caller an exception', () => {
+    const { lines, logger } = capture();
+    const hostile = {
+      get token(): string {
+        throw new Error('SECRET_30');
+      },
+    };
+    assert.doesNotThrow(() => logger.info({ hostile }, 'still logged'));
+    assert.equal(lines.length, 1);
+    const line = JSON.parse(lines[0] as string);
+    assert.equal(line.msg, 'still logged');
+    assert.equal(line.logFieldsUnavailable, true);
+    assert.equal(lines.join('').includes('SECRET_'), false);
+  });
+
+  test('redis.url is censored, other urls are not', () => {
+    const { lines, logger } = capture();
+    logger.info(
+      { redis: { url: 'redis://:SECRET_40@h:6379' }, jwksUri: { url: 'https://idp/jwks' } },
+      'urls',
+    );
+    const line = JSON.parse(lines[0] as string);
+    assert.equal(line.redis.url, '[redacted]');
+    assert.equal(line.jwksUri.url, 'https://idp/jwks');
+  });
+
   test('logs one line per request with id, route template, status, duration and user agent, never the query', async () => {
     const { lines, logger } = capture();
     const app = appFor(world(), { logger });
