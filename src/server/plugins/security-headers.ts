@@ -1,12 +1,17 @@
 /**
- * Security headers on every response (SPEC §7) through @fastify/helmet,
+ * Security headers on every response (SPEC §7), as helmet defines them,
  * tuned for a JSON API: nothing on it is a document, so the CSP forbids
  * everything and framing is denied; `nosniff` keeps a browser from reading
  * JSON as something else; HSTS is sent only when the broker itself serves
  * TLS (over plain HTTP a browser ignores it, and the proxy in front sets it).
+ *
+ * The headers do not depend on the request, so helmet runs once, at
+ * registration, and every response gets the same precomputed set in one
+ * hook (helmet's fastify plugin rebuilds its middleware on every request).
  */
-import fastifyHelmet from '@fastify/helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import helmet from 'helmet';
 import { rootPlugin } from './root.ts';
 
 /** HSTS max-age, seconds (one year). */
@@ -18,25 +23,46 @@ export interface SecurityHeaderOptions {
   tls: boolean;
 }
 
-/** Registers helmet on the root instance. */
+/** The headers helmet sets with the broker's settings, names in lower case. */
+export function securityHeaders(options: SecurityHeaderOptions): Readonly<Record<string, string>> {
+  const middleware = helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    },
+    frameguard: { action: 'deny' },
+    strictTransportSecurity: options.tls ? { maxAge: HSTS_MAX_AGE, includeSubDomains: true } : false,
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    crossOriginEmbedderPolicy: false,
+    originAgentCluster: false,
+    xDnsPrefetchControl: { allow: false },
+    xDownloadOptions: false,
+    xPermittedCrossDomainPolicies: { permittedPolicies: 'none' },
+  });
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = String(value);
+    },
+    removeHeader(name: string) {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  middleware({} as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => {
+    if (error) throw error;
+  });
+  return Object.freeze(headers);
+}
+
+/** Sets the security headers on every response of the root instance, 404s and errors included. */
 export const securityHeadersPlugin = rootPlugin(
   async (app: FastifyInstance, options: SecurityHeaderOptions) => {
-    await app.register(fastifyHelmet, {
-      global: true,
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-      },
-      frameguard: { action: 'deny' },
-      hsts: options.tls ? { maxAge: HSTS_MAX_AGE, includeSubDomains: true } : false,
-      referrerPolicy: { policy: 'no-referrer' },
-      crossOriginResourcePolicy: { policy: 'same-origin' },
-      crossOriginOpenerPolicy: { policy: 'same-origin' },
-      crossOriginEmbedderPolicy: false,
-      originAgentCluster: false,
-      xDnsPrefetchControl: { allow: false },
-      xDownloadOptions: false,
-      xPermittedCrossDomainPolicies: { permittedPolicies: 'none' },
+    const headers = securityHeaders(options);
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.headers(headers);
+      done();
     });
   },
 );
