@@ -4,10 +4,10 @@
  * parsing, schema validation without coercion or silent stripping, request
  * ids, one error handler, and the routes of SPEC §4.
  */
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import Fastify from 'fastify';
 import type { Config } from '../core/config/schema.ts';
-import { ServiceUnavailableError } from '../core/errors.ts';
+import { InvalidRequestError, ServiceUnavailableError } from '../core/errors.ts';
 import type { CredentialBroker } from '../core/mint.ts';
 import { serverLimitOptions } from './limits.ts';
 import { handleError, registerErrorHandling } from './plugins/errors.ts';
@@ -53,14 +53,27 @@ function refuseWhileClosing(app: FastifyInstance): void {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
     reply.header('connection', 'close');
-    throw new ServiceUnavailableError({
-      message: 'The broker is shutting down',
-      details: { reason: 'closing' },
-    });
+    done(
+      new ServiceUnavailableError({
+        message: 'The broker is shutting down',
+        details: { reason: 'closing' },
+      }),
+    );
   });
+}
+
+/**
+ * A 400 for a Transfer-Encoding other than `chunked`, whose body cannot be
+ * delimited. Node's parser refuses it too, but only after it has handed the
+ * head to the app; refusing here makes the answer the same every time.
+ */
+function framingError(transferEncoding: string | undefined, reply: FastifyReply): Error | undefined {
+  if (transferEncoding === undefined || transferEncoding.trim().toLowerCase() === 'chunked') return undefined;
+  reply.header('connection', 'close');
+  return new InvalidRequestError('Unsupported Transfer-Encoding');
 }
 
 /** Builds the app (call `ready()` or `listen()` on it). */
@@ -94,9 +107,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.removeContentTypeParser(['text/plain']);
   registerErrorHandling(app);
   registerRequestId(app);
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     // Credentials, key lists and errors must never sit in a cache; nothing here should.
     reply.header('cache-control', 'no-store');
+    done(framingError(request.headers['transfer-encoding'], reply));
   });
   refuseWhileClosing(app);
   options.extend?.(app);

@@ -23,9 +23,10 @@ export function routeOf(request: FastifyRequest): string {
 
 /** Records every answered request and serves `GET /metrics` from `metrics.registry`. */
 export const metricsPlugin = rootPlugin(async (app: FastifyInstance, metrics: BrokerMetrics) => {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const method = METHODS.has(request.method) ? request.method : 'OTHER';
     metrics.httpRequest(method, routeOf(request), reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   app.get(METRICS_PATH, async (_request, reply) => {

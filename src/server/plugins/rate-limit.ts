@@ -97,9 +97,7 @@ export const ipRateLimitPlugin = rootPlugin(async (app: FastifyInstance, options
     options.logger.warn(facts, 'rate-limit store failed; the request is let through'),
   );
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const current = settings();
-    if (!current.enabled || EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) return;
+  async function check(request: FastifyRequest, reply: FastifyReply, current: Readonly<RateLimitConfig>) {
     let state: Awaited<ReturnType<typeof limit>>;
     try {
       state = await limit(request);
@@ -115,6 +113,12 @@ export const ipRateLimitPlugin = rootPlugin(async (app: FastifyInstance, options
       message: current.message,
       retryAfter: Math.max(1, state.ttlInSeconds),
     });
+  }
+
+  app.addHook('onRequest', (request, reply, done) => {
+    const current = settings();
+    if (!current.enabled || EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) return done();
+    check(request, reply, current).then(() => done(), done);
   });
 });
 

@@ -22,6 +22,11 @@ export function pathOf(request: Pick<FastifyRequest, 'url'>): string {
   return request.url.split('?', 1)[0] as string;
 }
 
+/** True when `log` is a pino logger that would drop lines at `level`. */
+function levelDisabled(log: FastifyRequest['log'], level: 'debug' | 'info'): boolean {
+  return (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) === false;
+}
+
 /** Fastify's per-request log lines, without query strings; health probes and scrapes at debug. */
 class RequestLog extends LogController {
   constructor() {
@@ -38,6 +43,9 @@ class RequestLog extends LogController {
     reply: FastifyReply,
   ): void {
     const path = pathOf(request);
+    const probe = path.startsWith('/health') || path === '/metrics';
+    // Most brokers log at info; at warn and above a successful request writes nothing, so builds nothing.
+    if (!error && levelDisabled(request.log, probe ? 'debug' : 'info')) return;
     const agent = request.headers['user-agent'];
     const facts = {
       method: request.method,
@@ -49,7 +57,7 @@ class RequestLog extends LogController {
       ...(typeof agent === 'string' ? { userAgent: agent.slice(0, 256) } : {}),
     };
     if (error) request.log.error({ ...facts, err: error }, 'request errored');
-    else if (path.startsWith('/health') || path === '/metrics') request.log.debug(facts, 'request completed');
+    else if (probe) request.log.debug(facts, 'request completed');
     else request.log.info(facts, 'request completed');
   }
 }
@@ -66,7 +74,8 @@ export function requestIdOptions() {
 
 /** Echoes the id as `X-Request-ID` on every response, errors included. */
 export function registerRequestId(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
 }
