@@ -67,9 +67,19 @@ export class IssuerKeys {
 
   /** The key resolver for jwtVerify, refreshed first when the set is older than `ttl`. */
   async resolver(): Promise<JWTVerifyGetKey> {
-    const remote = this.#remoteSet();
+    return this.freshResolver() ?? this.#reloaded();
+  }
+
+  /** The key resolver when the set is younger than `ttl` (the common case: nothing to wait for), else undefined. */
+  freshResolver(): JWTVerifyGetKey | undefined {
     const good = this.#good;
-    if (!good || this.#o.now() - good.fetchedAt >= this.#o.jwks.ttl * 1000) await remote.reload();
+    if (!good || this.#o.now() - good.fetchedAt >= this.#o.jwks.ttl * 1000) return undefined;
+    return this.#remoteSet();
+  }
+
+  async #reloaded(): Promise<JWTVerifyGetKey> {
+    const remote = this.#remoteSet();
+    await remote.reload();
     return remote;
   }
 

@@ -130,15 +130,8 @@ async function verifyWithIssuerKeys(
   now: () => number,
   signal: AbortSignal | undefined,
 ): Promise<JWTPayload> {
-  const options: JWTVerifyOptions = {
-    algorithms: [...algorithmsOf(idp)],
-    issuer: idp.issuer,
-    ...(idp.allowAnyAudience ? {} : { audience: idp.audience }),
-    clockTolerance: idp.clockTolerance,
-    requiredClaims: ['exp'],
-    currentDate: new Date(now()),
-  };
-  const getKey = await abortable(keys.resolver(), signal);
+  const options: JWTVerifyOptions = { ...verifyOptions(idp), currentDate: new Date(now()) };
+  const getKey = keys.freshResolver() ?? (await abortable(keys.resolver(), signal));
   const generation = keys.generation;
   const run = () => withKeyCandidates(getKey, (key) => jwtVerify(token, key, options));
   try {
@@ -152,6 +145,24 @@ async function verifyWithIssuerKeys(
 }
 
 /** Rules jose does not apply: `iat` in the future, lifetime cap, `sub` shape. */
+const optionsByIdp = new WeakMap<ClientIdpConfig, JWTVerifyOptions>();
+
+/** jwtVerify's options for `idp`, but the clock; built once per IdP config. */
+function verifyOptions(idp: ClientIdpConfig): JWTVerifyOptions {
+  let options = optionsByIdp.get(idp);
+  if (!options) {
+    options = {
+      algorithms: [...algorithmsOf(idp)],
+      issuer: idp.issuer,
+      ...(idp.allowAnyAudience ? {} : { audience: idp.audience }),
+      clockTolerance: idp.clockTolerance,
+      requiredClaims: ['exp'],
+    };
+    optionsByIdp.set(idp, options);
+  }
+  return options;
+}
+
 function checkBrokerClaims(claims: JWTPayload, idp: ClientIdpConfig, nowSeconds: number): void {
   const { iat, exp, sub } = claims;
   if (typeof exp !== 'number') throw new InvalidTokenError('claim_invalid');

@@ -25,6 +25,22 @@ export function sanitise(value: string): string {
  * keeps distinct subjects distinct, always fits.
  */
 export function deriveSessionName(iss: string, sub: string): string {
+  const id = `${iss}|${sub}`;
+  let name = sessionNames.get(id);
+  if (name === undefined) {
+    name = sessionNameOf(iss, sub);
+    // Identities are bounded by the config; the cap only guards memory against churn.
+    if (sessionNames.size >= SESSION_NAME_CACHE) sessionNames.clear();
+    sessionNames.set(id, name);
+  }
+  return name;
+}
+
+/** Derived names by `iss|sub`: a mint names every key's session the same way, every time. */
+const sessionNames = new Map<string, string>();
+const SESSION_NAME_CACHE = 10_000;
+
+function sessionNameOf(iss: string, sub: string): string {
   const hash = createHash('sha256').update(`${iss}|${sub}`).digest('hex').slice(0, 8);
   const room = MAX_NAME - PREFIX.length - 1 - hash.length;
   const subject = sanitise(sub).slice(0, room).replace(/-+$/, '');

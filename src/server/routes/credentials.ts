@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CredentialBroker, MintedKeyAudit, MintResult } from '../../core/mint.ts';
 import { discardedMints } from '../../core/mint.ts';
 import type { VerifiedToken } from '../../core/types.ts';
-import { requestDeadline, untilDeadline } from './deadline.ts';
+import { type Deadline, requestDeadline, untilDeadline } from './deadline.ts';
 import { presentedToken, queryToken } from './token.ts';
 
 /** Key names as SPEC §4 allows them. */
@@ -71,10 +71,10 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
     broker: CredentialBroker,
     request: FastifyRequest,
     token: string,
-    signal: AbortSignal,
+    deadline: Deadline,
   ) {
     try {
-      const verified = await untilDeadline(broker.authenticate(token, signal), signal);
+      const verified = await untilDeadline(broker.authenticate(token, deadline.signal), deadline);
       await observer.authenticated?.(request, verified);
       return verified;
     } catch (error) {
@@ -88,14 +88,14 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
     request: FastifyRequest,
     verified: VerifiedToken,
     body: MintBody,
-    signal: AbortSignal,
+    deadline: Deadline,
   ): Promise<MintResult> {
     const event = { verified, keys: body.keys };
     let result: MintResult;
     try {
       result = await untilDeadline(
-        broker.mint(verified, { keys: body.keys, duration: body.duration }, signal),
-        signal,
+        broker.mint(verified, { keys: body.keys, duration: body.duration }, deadline.signal),
+        deadline,
       );
     } catch (error) {
       await observer.mintFailed?.(request, { ...event, error, discarded: discardedMints(error) });
@@ -111,8 +111,8 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
     const token = presentedToken({ authorization: request.headers.authorization, body: body.oidcToken });
     const deadline = requestDeadline(broker.config.server.requestTimeout);
     try {
-      const verified = await authenticate(broker, request, token, deadline.signal);
-      return (await mintKeys(broker, request, verified, body, deadline.signal)).response;
+      const verified = await authenticate(broker, request, token, deadline);
+      return (await mintKeys(broker, request, verified, body, deadline)).response;
     } finally {
       deadline.clear();
     }
@@ -124,7 +124,7 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
     const token = presentedToken({ authorization: request.headers.authorization, query });
     const deadline = requestDeadline(broker.config.server.requestTimeout);
     try {
-      return broker.listKeys(await authenticate(broker, request, token, deadline.signal));
+      return broker.listKeys(await authenticate(broker, request, token, deadline));
     } finally {
       deadline.clear();
     }

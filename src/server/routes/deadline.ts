@@ -8,6 +8,8 @@ import { ServiceUnavailableError } from '../../core/errors.ts';
 /** A request's deadline; `clear` it when the request is done. */
 export interface Deadline {
   signal: AbortSignal;
+  /** Rejects with the 503 once the deadline passes; never settles if cleared first. */
+  readonly expired: Promise<never>;
   clear(): void;
 }
 
@@ -19,8 +21,18 @@ export interface Deadline {
  */
 export function requestDeadline(ms: number): Deadline {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(deadlinePassed()), ms);
-  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  let expire: (error: ServiceUnavailableError) => void = () => {};
+  const expired = new Promise<never>((_resolve, reject) => {
+    expire = reject;
+  });
+  // Nobody may be racing it when it fires.
+  expired.catch(() => {});
+  const timer = setTimeout(() => {
+    const error = deadlinePassed();
+    controller.abort(error);
+    expire(error);
+  }, ms);
+  return { signal: controller.signal, expired, clear: () => clearTimeout(timer) };
 }
 
 function deadlinePassed(): ServiceUnavailableError {
@@ -30,24 +42,18 @@ function deadlinePassed(): ServiceUnavailableError {
   });
 }
 
-/** `work`, or a 503 ServiceUnavailableError once `signal` aborts, whichever comes first. */
-export function untilDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
+/**
+ * `work`, or a 503 ServiceUnavailableError once the deadline passes,
+ * whichever comes first. (A race on the deadline's own promise: no abort
+ * listener to add and remove per call.)
+ */
+export function untilDeadline<T>(
+  work: Promise<T>,
+  deadline: Pick<Deadline, 'signal' | 'expired'>,
+): Promise<T> {
+  if (deadline.signal.aborted) {
     work.catch(() => {});
-    return Promise.reject(deadlinePassed());
+    return Promise.reject(deadline.signal.reason);
   }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(deadlinePassed());
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+  return Promise.race([work, deadline.expired]);
 }
