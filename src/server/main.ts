@@ -86,7 +86,7 @@ interface Context {
 
 /** Builds the runtime and app for `options.config`, listens, and warms broker tokens and key sets in the background. */
 export async function startBroker(options: StartOptions): Promise<RunningBroker> {
-  const ctx = createContext(options);
+  const ctx = await createContext(options);
   const { started, configDir, shared } = ctx;
   const tls = started.server.tls ? await loadTls(started.server.tls, configDir) : undefined;
   const app = buildFor(ctx, tls);
@@ -122,7 +122,7 @@ export async function startBroker(options: StartOptions): Promise<RunningBroker>
 }
 
 /** Logger, metrics, stores, the first runtime and the operations layer. */
-function createContext(options: StartOptions): Context {
+async function createContext(options: StartOptions): Promise<Context> {
   const started = options.config;
   const logger = options.logger ?? createLogger(started.logging as LoggingConfig);
   const configDir = options.configPath ? dirname(resolve(options.configPath)) : process.cwd();
@@ -130,7 +130,7 @@ function createContext(options: StartOptions): Context {
   const metrics = options.metrics ?? createMetrics({ version });
   const env = options.env ?? {};
   // Redis (when configured) lives as long as the process: `redis.*` changes need a restart.
-  const shared = options.stores ? undefined : createSharedState(started, { logger, metrics });
+  const shared = options.stores ? undefined : await createSharedState(started, { logger, metrics });
   const stores = options.stores ?? (shared && { ...shared.stores, replayGuard: shared.replayGuard });
   const deps: RuntimeDeps = {
     logger,

@@ -3,19 +3,17 @@
  * one-time-token records. With `redis.url` they live in Redis, shared by
  * every instance; without it, in this process's memory. Built once per
  * process and kept across config reloads (`redis.*` needs a restart).
+ * The Redis client (ioredis) is loaded only when `redis` is configured.
  */
 import type { Config } from '../../core/config/schema.ts';
 import type { ReplayGuard } from '../../core/mint.ts';
 import type { Logger } from '../../core/types.ts';
 import type { Stores } from '../operations.ts';
-import { createSharedRedis, type RedisTuning, type SharedRedis } from '../redis-client.ts';
-import { redisReplayGuard } from '../replay/redis.ts';
+import type { RedisTuning, SharedRedis } from '../redis-client.ts';
 import type { HealthProbe } from '../routes/health.ts';
 import type { BrokerMetrics } from '../telemetry.ts';
 import { memoryReplayGuard } from '../wiring.ts';
-import { withRedisCheck } from './health.ts';
 import { memoryCounterStore } from './memory.ts';
-import { redisCounterStore } from './redis.ts';
 
 /** Where the per-IP counters go below the client's key prefix. */
 export const IP_NAMESPACE = 'rate-limit:ip:';
@@ -48,8 +46,14 @@ export interface SharedStateDeps {
   tuning?: RedisTuning;
 }
 
-/** Memory stores, or Redis stores when `config.redis` is set. Throws TypeError for a bad `redis.url`. */
-export function createSharedState(config: Readonly<Config>, deps: SharedStateDeps): SharedState {
+/**
+ * Memory stores, or Redis stores when `config.redis` is set (ioredis is
+ * imported then). Rejects with a TypeError for a bad `redis.url`.
+ */
+export async function createSharedState(
+  config: Readonly<Config>,
+  deps: SharedStateDeps,
+): Promise<SharedState> {
   if (!config.redis) {
     return {
       kind: 'memory',
@@ -61,23 +65,6 @@ export function createSharedState(config: Readonly<Config>, deps: SharedStateDep
       close: async () => {},
     };
   }
-  const redis = createSharedRedis(config.redis, deps.logger, deps.tuning);
-  return {
-    kind: 'redis',
-    stores: {
-      redis: redis.client,
-      redisNameSpace: IP_NAMESPACE,
-      subjects: redisCounterStore(redis.client, { namespace: SUBJECT_NAMESPACE }),
-    },
-    replayGuard: redisReplayGuard(redis.client, {
-      logger: deps.logger,
-      onStoreError: (operation) => deps.metrics.replayStoreError(operation),
-    }),
-    redis,
-    withHealth: (probe) => withRedisCheck(probe, () => redis.ping()),
-    start: async () => {
-      await redis.connect();
-    },
-    close: () => redis.close(),
-  };
+  const { redisSharedState } = await import('./redis-state.ts');
+  return redisSharedState(config.redis, deps);
 }

@@ -43,7 +43,10 @@ function recordingMetrics() {
 
 describe('shared state without redis', () => {
   test('keeps counters and one-time tokens in memory and leaves health alone', async () => {
-    const state = createSharedState(withRedis(undefined), { logger: silentLogger, ...recordingMetrics() });
+    const state = await createSharedState(withRedis(undefined), {
+      logger: silentLogger,
+      ...recordingMetrics(),
+    });
     assert.equal(state.kind, 'memory');
     assert.equal(state.redis, undefined);
     assert.equal(state.stores.redis, undefined);
@@ -63,7 +66,7 @@ describe('shared state with redis', () => {
   before(async () => {
     await raw.connect();
     for (let i = 0; i < 2; i += 1) {
-      const state = createSharedState(withRedis(SHARED_REDIS_URL, prefix), {
+      const state = await createSharedState(withRedis(SHARED_REDIS_URL, prefix), {
         logger: silentLogger,
         ...recordingMetrics(),
       });
@@ -106,7 +109,7 @@ describe('shared state with an unreachable redis', () => {
   test('starts anyway, refuses one-time tokens with 503, and reports degraded', async () => {
     const { errors, metrics } = recordingMetrics();
     const port = await deadPort();
-    const state = createSharedState(withRedis(`redis://127.0.0.1:${port}`), {
+    const state = await createSharedState(withRedis(`redis://127.0.0.1:${port}`), {
       logger: silentLogger,
       metrics,
       tuning: { connectTimeout: 300, commandTimeout: 300 },
@@ -130,10 +133,9 @@ describe('shared state with an unreachable redis', () => {
     }
   });
 
-  test('refuses a redis.url that is not a Redis URL at construction', () => {
-    assert.throws(
-      () =>
-        createSharedState(withRedis('http://cache:6379'), { logger: silentLogger, ...recordingMetrics() }),
+  test('refuses a redis.url that is not a Redis URL at construction', async () => {
+    await assert.rejects(
+      createSharedState(withRedis('http://cache:6379'), { logger: silentLogger, ...recordingMetrics() }),
       TypeError,
     );
   });
