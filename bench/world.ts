@@ -102,6 +102,8 @@ export interface BrokerOptions {
   nodeArgs?: string[];
   /** `logging.level` of the config (default warn). */
   logLevel?: 'warn' | 'info';
+  /** The broker's entry point (default: this checkout's build, {@link BIN}). */
+  bin?: string;
 }
 
 /** Writes the config for `identities` identities and runs `voidkey serve` on it. */
@@ -118,7 +120,15 @@ export async function startBrokerProcess(options: BrokerOptions): Promise<Server
   return startServer({
     name: options.name,
     command: process.execPath,
-    args: [...(options.nodeArgs ?? []), BIN, 'serve', '--config', path, '--port', String(port)],
+    args: [
+      ...(options.nodeArgs ?? []),
+      options.bin ?? BIN,
+      'serve',
+      '--config',
+      path,
+      '--port',
+      String(port),
+    ],
     cpu: options.cpu,
     env: serverEnv(options.info),
     url: `http://127.0.0.1:${port}`,
