@@ -8,6 +8,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../core/config/schema.ts';
 import type { Telemetry } from '../core/types.ts';
+import { registerHttpMetrics } from './http-metrics.ts';
 
 /** Result label of every counter that has one. */
 export type Outcome = 'success' | 'failure';
@@ -42,18 +43,8 @@ function defineMetrics(registry: Registry) {
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Counter<L>({ name, help, labelNames, registers });
   return {
-    requests: counter('http_requests_total', 'HTTP requests answered, by route template.', [
-      'method',
-      'route',
-      'status_code',
-    ]),
-    duration: new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Time to answer HTTP requests, by route template.',
-      labelNames: ['method', 'route'] as const,
-      buckets: HTTP_BUCKETS,
-      registers,
-    }),
+    // The two per-request series: plain counters behind prom-client's registry (http-metrics.ts).
+    http: registerHttpMetrics(registry, { buckets: HTTP_BUCKETS }),
     minting: counter('credential_minting_total', 'Keys minted or failed, by provider and key name.', [
       'provider',
       'key',
@@ -122,10 +113,7 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
   return {
     registry,
     telemetry,
-    httpRequest(method, route, statusCode, seconds) {
-      m.requests.inc({ method, route, status_code: String(statusCode) });
-      m.duration.observe({ method, route }, seconds);
-    },
+    httpRequest: (method, route, statusCode, seconds) => m.http.record(method, route, statusCode, seconds),
     mint: (provider, key, status) => m.minting.inc({ provider, key, status }),
     rateLimitStoreError: () => m.rateLimitErrors.inc(),
     replayStoreError: (operation) => m.replayErrors.inc({ operation }),
