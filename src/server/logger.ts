@@ -195,12 +195,23 @@ export function createLogger(
   const pretty = logging.format === 'pretty' && prettyAvailable();
   const logger = pretty
     ? pino({ ...options, transport: { target: 'pino-pretty' } })
-    : pino(options, (destination ?? pino.destination({ dest: 1, sync: true })) as pino.DestinationStream);
+    : pino(options, (destination ?? stdoutDestination()) as pino.DestinationStream);
   redactChildBindings(logger);
   if (logging.format === 'pretty' && !pretty) {
     logger.info('logging.format is pretty but pino-pretty is not installed; logging JSON');
   }
   return logger;
+}
+
+/**
+ * Standard output, written asynchronously: a line is queued and written as
+ * soon as the previous write is done, so under load many lines share one
+ * write instead of each blocking the event loop. pino flushes what is queued
+ * synchronously on exit and after a `fatal` line; a SIGKILL loses at most
+ * the lines of the write in flight.
+ */
+function stdoutDestination(): pino.DestinationStream {
+  return pino.destination({ dest: 1, sync: false });
 }
 
 /**

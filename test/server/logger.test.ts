@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
@@ -123,6 +124,23 @@ describe('createLogger', () => {
     const line = JSON.parse(lines[0] as string);
     assert.equal(line.redis.url, '[redacted]');
     assert.equal(line.jwksUri.url, 'https://idp/jwks');
+  });
+
+  test('stdout lines queued when the process exits are written, not lost', () => {
+    const script = `
+      import { createLogger } from ${JSON.stringify(new URL('../../src/server/logger.ts', import.meta.url).href)};
+      const logger = createLogger({ level: 'info', format: 'json', redact: [] });
+      for (let i = 0; i < 5000; i++) logger.info({ i }, 'line');
+      process.exit(0);
+    `;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const lines = run.stdout.trim().split('\n');
+    assert.equal(lines.length, 5000);
+    assert.equal(JSON.parse(lines[4999] as string).i, 4999);
   });
 
   test('logs one line per request with id, route template, status, duration and user agent, never the query', async () => {
