@@ -53,7 +53,14 @@ export function printReport(result: RunReport): void {
 /** Writes `data` to bench/results/NAME.json; returns the path. */
 export async function writeResults(name: string, data: unknown): Promise<string> {
   await mkdir(RESULTS, { recursive: true });
-  const path = join(RESULTS, `${name}.json`);
-  await writeFile(path, `${JSON.stringify(data, null, 2)}\n`);
-  return path;
+  // Never over an earlier run of the same day: <name>.json, then <name>-2.json, …
+  for (let n = 1; ; n++) {
+    const path = join(RESULTS, n === 1 ? `${name}.json` : `${name}-${n}.json`);
+    try {
+      await writeFile(path, `${JSON.stringify(data, null, 2)}\n`, { flag: 'wx' });
+      return path;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }
