@@ -3,7 +3,8 @@
  * the broker (copies of `dist/`), and the SDK floor as a yardstick, under the
  * same load, measured alternately — for deciding whether a change is
  * faster before running the whole benchmark. `DIST@FLAGS` runs that build
- * with Node flags (comma-separated), e.g. `dist@--max-old-space-size=96`. Options: `--keys N` (default 1),
+ * with Node flags (comma-separated), e.g. `dist@--max-old-space-size=96`;
+ * `--floor-flags` does the same for the floor. Options: `--keys N` (default 1),
  * `--connections N` (50), `--duration S` (10), `--repeats N` (3),
  * `--log-level warn|info` (warn), `--identities N` (500).
  *
@@ -29,6 +30,7 @@ const { values, positionals } = parseArgs({
     repeats: { type: 'string', default: '3' },
     'log-level': { type: 'string', default: 'warn' },
     identities: { type: 'string', default: '500' },
+    'floor-flags': { type: 'string', default: '' },
   },
 });
 if (positionals.length === 0) {
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
         identities,
         mode: 'sdk',
         cpu: cpus.server,
+        ...(values['floor-flags'] ? { nodeArgs: values['floor-flags'].split(',') } : {}),
       }),
     });
     for (const [i, target] of positionals.entries()) {
