@@ -115,7 +115,8 @@ export function redactValue(value: unknown, parent?: string, ancestors: object[]
     // walked as what it stringifies to, any other as its own fields, as JSON would.
     if (ArrayBuffer.isView(value)) return value;
     if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-      return redactValue((value as { toJSON(): unknown }).toJSON(), parent, ancestors);
+      const json = (value as { toJSON(): unknown }).toJSON();
+      if (json !== value) return redactValue(json, parent, ancestors);
     }
     return redactFields(value as Record<string, unknown>, ancestors, true, parent);
   }

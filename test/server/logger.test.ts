@@ -64,6 +64,12 @@ describe('createLogger', () => {
     const deep = {
       a: { b: { c: { d: { e: { f: { session_token: 'SECRET_24', kept: 'DEEP_VISIBLE' } } } } } },
     };
+    const selfJson = {
+      token: 'SECRET_29',
+      toJSON() {
+        return this;
+      },
+    };
     const cyclic: Record<string, unknown> = { password: 'SECRET_25' };
     cyclic.self = cyclic;
     logger.child({ binding: { 'proxy-authorization': 'SECRET_26' } }).warn(
@@ -75,6 +81,7 @@ describe('createLogger', () => {
         list: [{ AWS_SESSION_TOKEN: 'SECRET_27' }, 'plain'],
         url: new URL('https://idp.example/jwks'),
         when: new Date(0),
+        selfJson: Object.setPrototypeOf(selfJson, { kind: 'custom' }),
       },
       'hostile shapes',
     );
@@ -92,6 +99,7 @@ describe('createLogger', () => {
     assert.deepEqual(line.list, [{ AWS_SESSION_TOKEN: '[redacted]' }, 'plain']);
     assert.equal(line.url, 'https://idp.example/jwks');
     assert.equal(line.when, '1970-01-01T00:00:00.000Z');
+    assert.equal(line.selfJson.token, '[redacted]');
     assert.deepEqual(line.binding, { 'proxy-authorization': '[redacted]' });
     assert.equal(bare.msg, 'bare error');
     assert.equal(bare.err.privateKey, '[redacted]');

@@ -144,7 +144,6 @@ async function verifyWithIssuerKeys(
   }
 }
 
-/** Rules jose does not apply: `iat` in the future, lifetime cap, `sub` shape. */
 const optionsByIdp = new WeakMap<ClientIdpConfig, JWTVerifyOptions>();
 
 /** jwtVerify's options for `idp`, but the clock; built once per IdP config. */
@@ -163,6 +162,7 @@ function verifyOptions(idp: ClientIdpConfig): JWTVerifyOptions {
   return options;
 }
 
+/** Rules jose does not apply: `iat` in the future, lifetime cap, `sub` shape. */
 function checkBrokerClaims(claims: JWTPayload, idp: ClientIdpConfig, nowSeconds: number): void {
   const { iat, exp, sub } = claims;
   if (typeof exp !== 'number') throw new InvalidTokenError('claim_invalid');
