@@ -75,11 +75,10 @@ function normalize(field: string): string {
   return normalized;
 }
 
-/** True for a field whose value is never logged. */
-export function isSensitiveField(field: string, parent?: string): boolean {
+/** True for a field whose value is never logged; `alsoHere` are the names sensitive under this field's parent. */
+function isSensitiveField(field: string, alsoHere: ReadonlySet<string> | undefined): boolean {
   const name = normalize(field);
-  if (SENSITIVE_FIELDS.has(name)) return true;
-  return parent !== undefined && SENSITIVE_CHILDREN.get(normalize(parent))?.has(name) === true;
+  return SENSITIVE_FIELDS.has(name) || alsoHere?.has(name) === true;
 }
 
 function isPlain(value: object): boolean {
@@ -131,12 +130,14 @@ function redactFields(
 ): Record<string, unknown> {
   ancestors.push(value);
   const fields = Object.keys(value);
+  // Looked up once per object, not once per field.
+  const alsoHere = parent === undefined ? undefined : SENSITIVE_CHILDREN.get(normalize(parent));
   let copy: Record<string, unknown> | undefined = alwaysCopy ? {} : undefined;
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i] as string;
     const item = value[field];
     const redacted =
-      item !== undefined && isSensitiveField(field, parent) ? CENSOR : redactValue(item, field, ancestors);
+      item !== undefined && isSensitiveField(field, alsoHere) ? CENSOR : redactValue(item, field, ancestors);
     if (copy === undefined && redacted !== item) {
       copy = {};
       for (let j = 0; j < i; j++) setField(copy, fields[j] as string, value[fields[j] as string]);
