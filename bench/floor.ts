@@ -20,7 +20,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AssumeRoleWithWebIdentityCommand } from '@aws-sdk/client-sts';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { Agent, request } from 'undici';
 import { createStsClient } from '../src/providers/aws-sts/client.ts';
@@ -60,16 +59,14 @@ async function fetchBrokerToken(spec: FloorSpec, secret: string): Promise<string
 }
 
 function sdkAssumeRole(spec: FloorSpec, brokerToken: string): AssumeRole {
-  const { client } = createStsClient({ region: 'us-east-1', endpoint: spec.stsEndpoint, httpTimeout: 5000 });
+  const sts = createStsClient({ region: 'us-east-1', endpoint: spec.stsEndpoint, httpTimeout: 5000 });
   return async (roleArn) => {
-    const answer = await client.send(
-      new AssumeRoleWithWebIdentityCommand({
-        RoleArn: roleArn,
-        RoleSessionName: SESSION_NAME,
-        WebIdentityToken: brokerToken,
-        DurationSeconds: 900,
-      }),
-    );
+    const answer = await sts.assumeRoleWithWebIdentity({
+      RoleArn: roleArn,
+      RoleSessionName: SESSION_NAME,
+      WebIdentityToken: brokerToken,
+      DurationSeconds: 900,
+    });
     return answer.Credentials as Creds;
   };
 }

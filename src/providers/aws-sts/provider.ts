@@ -6,7 +6,7 @@
  * deadline; failures mapped to UpstreamError with the AWS code and a fixed
  * phrase.
  */
-import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, type Credentials } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, type Credentials } from '@aws-sdk/client-sts';
 import type { AccessProviderConfig } from '../../core/config/schema.ts';
 import { UpstreamError } from '../../core/errors.ts';
 import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../core/providers-meta.ts';
@@ -78,7 +78,7 @@ interface StsContext {
 /** One mint: AssumeRoleWithWebIdentity, then (aws-sts with `assumeRole`) AssumeRole with that session. */
 async function mintSts(ctx: StsContext, input: MintInput): Promise<MintOutput> {
   const { key, signal } = input;
-  const { client, withCredentials } = ctx.sts;
+  const { client, assumeRoleWithWebIdentity, withCredentials } = ctx.sts;
   if (ctx.flavor === 'aws-sts' && !key.roleArn) throw refuse('the key names no roleArn');
   const sessionName = key.roleSessionName ?? deriveSessionName(input.issuer, input.subject);
   const duration = Math.max(ctx.durations.min, input.durationSeconds ?? ctx.durations.default);
@@ -87,16 +87,16 @@ async function mintSts(ctx: StsContext, input: MintInput): Promise<MintOutput> {
   const restrictions = finalHopOptions(input, ctx.flavor);
   const tags = chain ? sessionTags(ctx.config.tags, chain.tags) : undefined;
   const first = await ctx.call('AssumeRoleWithWebIdentity', signal, (abortSignal) =>
-    client.send(
-      new AssumeRoleWithWebIdentityCommand({
+    assumeRoleWithWebIdentity(
+      {
         RoleArn: key.roleArn,
         RoleSessionName: sessionName,
         WebIdentityToken: input.brokerToken,
         // The first hop of a chain only has to live long enough to sign the second.
         DurationSeconds: chain ? ctx.durations.min : duration,
         ...(chain ? {} : restrictions),
-      }),
-      { abortSignal },
+      },
+      abortSignal,
     ),
   );
   if (!chain) return output(first, key.roleArn, sessionName);

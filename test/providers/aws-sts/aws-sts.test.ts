@@ -207,6 +207,24 @@ describe('aws-sts provider against the STS query protocol', () => {
     assert.equal(new Set(hops.map((h) => h.signedBy?.accessKeyId)).size, subjects.length);
   });
 
+  test('concurrent first hops each send their own role, session name and duration', async () => {
+    const subjects = Array.from({ length: 8 }, (_, i) => `repo:org/app${i}:ref:refs/heads/main`);
+    const outs = await Promise.all(
+      subjects.map((subject, i) =>
+        provider.mint(mintInput(token, { roleArn: `${ROLE}${i}` }, { subject, durationSeconds: 900 + i })),
+      ),
+    );
+    const hops = sts.calls.filter((c) => c.action === 'AssumeRoleWithWebIdentity');
+    assert.equal(hops.length, subjects.length);
+    subjects.forEach((subject, i) => {
+      const hop = hops.find((h) => h.params.RoleArn === `${ROLE}${i}`);
+      assert.ok(hop, `a call for role ${i}`);
+      assert.match(hop.params.RoleSessionName ?? '', new RegExp(`^voidkey-repo-org-app${i}-`));
+      assert.equal(hop.params.DurationSeconds, String(900 + i));
+      assert.equal(outs[i]?.audit?.role, `${ROLE}${i}`, subject);
+    });
+  });
+
   test('never consults ambient AWS credentials or profiles', async () => {
     assert.equal(process.env.AWS_PROFILE, 'voidkey-test-profile-that-does-not-exist');
     const out = await provider.mint(mintInput(token, { assumeRole: { roleArn: TARGET_ROLE } }));

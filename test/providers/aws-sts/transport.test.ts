@@ -107,6 +107,34 @@ describe('aws-sts provider transport failures', () => {
     assert.equal(silentRequests, 1);
   });
 
+  test('an abort reaches only the call it belongs to', async () => {
+    // Calls share one cached middleware stack; each one's signal travels in its own async scope.
+    silentRequests = 0;
+    const provider = createAwsStsProvider(providerConfig(silentUrl), deps({ httpTimeout: 600, maxRetries: 0 }));
+    const controller = new AbortController();
+    onSilentRequest = () => {
+      if (silentRequests === 2) setTimeout(() => controller.abort(), 20);
+    };
+    const started = Date.now();
+    const settled = (p: Promise<unknown>) =>
+      p.then(
+        () => assert.fail('expected a failure'),
+        (err: unknown) => ({ err: err as UpstreamError, after: Date.now() - started }),
+      );
+    try {
+      const [aborted, other] = await Promise.all([
+        settled(provider.mint(mintInput(token, {}, { signal: controller.signal }))),
+        settled(provider.mint(mintInput(token))),
+      ]);
+      assert.match(aborted.err.reason, /^AssumeRoleWithWebIdentity aborted/);
+      assert.ok(aborted.after < 500, `the aborted call ended after ${aborted.after} ms`);
+      assert.equal(other.err.reason, 'STS unreachable (timed out)');
+      assert.ok(other.after >= 550, `the other call ended after ${other.after} ms, before its own timeout`);
+    } finally {
+      onSilentRequest = undefined;
+    }
+  });
+
   test('a signal firing between retries ends the wait', async () => {
     const provider = createAwsStsProvider(providerConfig(sts.url), deps({ retryDelay: 5000, maxRetries: 2 }));
     sts.failNext('Throttling', 3);
