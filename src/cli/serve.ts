@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/config/index.ts';
 import type { LoggingConfig } from '../core/config/schema.ts';
+import { tuneHeapGrowth } from '../server/heap.ts';
 import { createLogger, startBroker } from '../server/main.ts';
 
 const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]
@@ -86,6 +87,7 @@ export async function run(
     process.stdout.write(USAGE);
     return 0;
   }
+  tuneHeapGrowth();
   const port = choosePort(flags.port, env.PORT);
   if (typeof port === 'string') {
     process.stderr.write(`voidkey serve: ${port}\n`);

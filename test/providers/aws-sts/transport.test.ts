@@ -110,7 +110,10 @@ describe('aws-sts provider transport failures', () => {
   test('an abort reaches only the call it belongs to', async () => {
     // Calls share one cached middleware stack; each one's signal travels in its own async scope.
     silentRequests = 0;
-    const provider = createAwsStsProvider(providerConfig(silentUrl), deps({ httpTimeout: 600, maxRetries: 0 }));
+    const provider = createAwsStsProvider(
+      providerConfig(silentUrl),
+      deps({ httpTimeout: 600, maxRetries: 0 }),
+    );
     const controller = new AbortController();
     onSilentRequest = () => {
       if (silentRequests === 2) setTimeout(() => controller.abort(), 20);
