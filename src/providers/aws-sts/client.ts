@@ -1,5 +1,6 @@
 /**
- * The one STSClient of a provider. Everything the SDK would otherwise look up
+ * The STS clients of a provider: one for signed calls, one for the unsigned
+ * first hop, sharing their agents. Everything the SDK would otherwise look up
  * in the environment or ~/.aws is given explicitly, its retries are off (we
  * retry ourselves, only where it is safe), and its connections are kept alive.
  *
@@ -22,8 +23,9 @@
  * used when `send` gets no options, so the call's abort signal travels
  * beside it: keyed by the command's input, handed on by a last middleware
  * to the request it became, and read by the request handler. (Not an
- * AsyncLocalStorage: on Node 20 the first `run` turns on promise hooks for
- * the whole process, which cost more than the cache saves.)
+ * AsyncLocalStorage: on Node 20 its first `run` installs a promise hook that
+ * taxes every promise in the process, and the version that used one gained
+ * less in its A/B; docs/performance.md.)
  *
  * Its agents honour `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` from the
  * environment given at start (proxy-agent.ts), like the undici client.
@@ -71,7 +73,7 @@ export interface StsClientHandle {
   withCredentials<T>(credentials: HopCredentials, fn: () => Promise<T>): Promise<T>;
 }
 
-/** Creates the client once per provider (region default us-east-1). */
+/** Creates the clients once per provider (region default us-east-1). */
 export function createStsClient(options: StsClientOptions): StsClientHandle {
   const hop = new AsyncLocalStorage<HopCredentials>();
   const credentials = Object.assign(
