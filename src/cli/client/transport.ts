@@ -3,6 +3,7 @@
  * (no redirects, size cap, proxy variables honoured) and the command's single
  * overall deadline.
  */
+import { setFlagsFromString } from 'node:v8';
 import type { HttpClient } from '../../core/types.ts';
 import { CliError, type ExitCode } from './exit.ts';
 
@@ -33,8 +34,17 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** Builds the transport (undici is loaded here, lazily, so `voidkey version` never pays for it). */
+/**
+ * Builds the transport (undici is loaded here, lazily, so `voidkey version`
+ * never pays for it). Loading undici compiles its HTTP parser, a WebAssembly
+ * module; V8 then optimises it on a background thread, and the process cannot
+ * exit before that job ends: ~150 ms after the answer is printed, on every
+ * run of a command that parses two or three responses. V8's baseline wasm
+ * compiler alone is plenty for that, so a client command asks for nothing
+ * more (set before undici loads; the broker's own process never calls this).
+ */
 export async function createTransport(env: NodeJS.ProcessEnv): Promise<Transport> {
+  setFlagsFromString('--liftoff-only');
   const { createDispatcher, createHttpClient } = await import('../../providers/http.ts');
   const dispatcher = createDispatcher({ env, keepAliveTimeout: 1000 });
   return {
