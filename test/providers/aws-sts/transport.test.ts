@@ -108,31 +108,37 @@ describe('aws-sts provider transport failures', () => {
   });
 
   test('an abort reaches only the call it belongs to', async () => {
-    // Calls share one cached middleware stack; each one's signal travels in its own async scope.
+    // Calls share one cached middleware stack; each call's signal must reach its own request only.
     silentRequests = 0;
     const provider = createAwsStsProvider(
       providerConfig(silentUrl),
-      deps({ httpTimeout: 600, maxRetries: 0 }),
+      deps({ httpTimeout: 2000, maxRetries: 0 }),
     );
     const controller = new AbortController();
-    onSilentRequest = () => {
-      if (silentRequests === 2) setTimeout(() => controller.abort(), 20);
-    };
     const started = Date.now();
     const settled = (p: Promise<unknown>) =>
       p.then(
         () => assert.fail('expected a failure'),
         (err: unknown) => ({ err: err as UpstreamError, after: Date.now() - started }),
       );
+    // The call with a signal is sent first; the other one only once that request is in flight, so a
+    // signal left behind for "the next request" would reach it. The abort comes once both are in flight.
+    let other: ReturnType<typeof settled> | undefined;
+    onSilentRequest = () => {
+      if (silentRequests === 1) other = settled(provider.mint(mintInput(token)));
+      if (silentRequests === 2) setTimeout(() => controller.abort(), 20);
+    };
     try {
-      const [aborted, other] = await Promise.all([
-        settled(provider.mint(mintInput(token, {}, { signal: controller.signal }))),
-        settled(provider.mint(mintInput(token))),
-      ]);
+      const aborted = await settled(provider.mint(mintInput(token, {}, { signal: controller.signal })));
+      const unaborted = await other;
+      assert.ok(unaborted, 'the second call was sent');
       assert.match(aborted.err.reason, /^AssumeRoleWithWebIdentity aborted/);
-      assert.ok(aborted.after < 500, `the aborted call ended after ${aborted.after} ms`);
-      assert.equal(other.err.reason, 'STS unreachable (timed out)');
-      assert.ok(other.after >= 550, `the other call ended after ${other.after} ms, before its own timeout`);
+      assert.ok(aborted.after < 1000, `the aborted call ended after ${aborted.after} ms, not at once`);
+      assert.equal(unaborted.err.reason, 'STS unreachable (timed out)');
+      assert.ok(
+        unaborted.after >= 1900,
+        `the other call ended after ${unaborted.after} ms, before its timeout`,
+      );
     } finally {
       onSilentRequest = undefined;
     }
