@@ -40,38 +40,58 @@ function fieldValue(provider: string, fields: Readonly<Record<string, string>>, 
   return value;
 }
 
-/** The 200 answer and audit entries for `minted` (in request order), issued at `now`. */
+/**
+ * The 200 answer and audit entries for `minted` (in request order), issued at
+ * `now`. Each expiry is formatted once (toISOString is a C++ call, about a
+ * microsecond here) and shared by the answer and the audit entry.
+ */
 export function shapeAnswer(minted: readonly MintedKey[], subject: string, now: Date): MintResult {
+  if (minted.length === 0) throw new TypeError('an answer needs at least one minted key');
   const credentials: Record<string, Record<string, string>> = {};
   const keyExpiresAt: Record<string, string> = {};
-  for (const { plan, output } of minted) {
+  const audit: MintedKeyAudit[] = [];
+  let earliest = Number.POSITIVE_INFINITY;
+  let earliestIso = '';
+  for (const entry of minted) {
+    const { plan, output } = entry;
+    const expiresAt = output.expiresAt.toISOString();
     credentials[plan.name] = mapOutputs(plan.key, plan.provider, output.fields);
-    keyExpiresAt[plan.name] = output.expiresAt.toISOString();
+    keyExpiresAt[plan.name] = expiresAt;
+    audit.push(auditEntry(entry, expiresAt));
+    const ms = output.expiresAt.getTime();
+    if (ms < earliest) {
+      earliest = ms;
+      earliestIso = expiresAt;
+    }
   }
-  const earliest = Math.min(...minted.map(({ output }) => output.expiresAt.getTime()));
   return {
     response: {
       credentials,
-      expiresAt: new Date(earliest).toISOString(),
+      expiresAt: earliestIso,
       subject,
       issuedAt: now.toISOString(),
       keyExpiresAt,
     },
-    audit: minted.map(auditEntry),
+    audit,
   };
 }
 
-/** The audit entry of one minted key: identifiers and expiry, never a secret. */
-export function auditEntry({ plan, output }: MintedKey): MintedKeyAudit {
+/**
+ * The audit entry of one minted key: identifiers and expiry, never a secret.
+ * (Built field by field: a literal of conditional spreads costs ~1–2 µs in V8.)
+ */
+export function auditEntry(
+  { plan, output }: MintedKey,
+  expiresAt: string = output.expiresAt.toISOString(),
+): MintedKeyAudit {
   const { role, serviceAccount, sessionName, accessKeyId, upstreamRequestId } = output.audit;
-  return {
-    key: plan.name,
-    provider: plan.provider.name,
-    ...(role === undefined ? {} : { role }),
-    ...(serviceAccount === undefined ? {} : { serviceAccount }),
-    ...(sessionName === undefined ? {} : { sessionName }),
-    ...(accessKeyId === undefined ? {} : { accessKeyId }),
-    ...(upstreamRequestId === undefined ? {} : { upstreamRequestId }),
-    expiresAt: output.expiresAt.toISOString(),
-  };
+  // Field order as written to the audit log; expiresAt last.
+  const entry = { key: plan.name, provider: plan.provider.name } as MintedKeyAudit;
+  if (role !== undefined) entry.role = role;
+  if (serviceAccount !== undefined) entry.serviceAccount = serviceAccount;
+  if (sessionName !== undefined) entry.sessionName = sessionName;
+  if (accessKeyId !== undefined) entry.accessKeyId = accessKeyId;
+  if (upstreamRequestId !== undefined) entry.upstreamRequestId = upstreamRequestId;
+  entry.expiresAt = expiresAt;
+  return entry;
 }

@@ -86,7 +86,7 @@ export async function mintAll(
   if (rejected.length === 0) return minted;
   throw failureError(
     rejected.map(({ plan, reason }) => classify(plan, reason, signal)),
-    minted.map(auditEntry),
+    minted.map((entry) => auditEntry(entry)),
   );
 }
 

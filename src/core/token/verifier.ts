@@ -130,7 +130,7 @@ async function verifyWithIssuerKeys(
   now: () => number,
   signal: AbortSignal | undefined,
 ): Promise<JWTPayload> {
-  const options: JWTVerifyOptions = { ...verifyOptions(idp), currentDate: new Date(now()) };
+  const options = verifyOptions(idp, new Date(now()));
   const getKey = keys.freshResolver() ?? (await abortable(keys.resolver(), signal));
   const generation = keys.generation;
   const run = () => withKeyCandidates(getKey, (key) => jwtVerify(token, key, options));
@@ -144,22 +144,34 @@ async function verifyWithIssuerKeys(
   }
 }
 
-const optionsByIdp = new WeakMap<ClientIdpConfig, JWTVerifyOptions>();
+const optionsByIdp = new WeakMap<ClientIdpConfig, Readonly<JWTVerifyOptions>>();
 
-/** jwtVerify's options for `idp`, but the clock; built once per IdP config. */
-function verifyOptions(idp: ClientIdpConfig): JWTVerifyOptions {
-  let options = optionsByIdp.get(idp);
-  if (!options) {
-    options = {
+/**
+ * jwtVerify's options for `idp` at `currentDate`. The rest is built once per
+ * IdP config; each call copies it field by field (a spread followed by a
+ * field costs ~1 µs in V8).
+ */
+function verifyOptions(idp: ClientIdpConfig, currentDate: Date): JWTVerifyOptions {
+  let fixed = optionsByIdp.get(idp);
+  if (!fixed) {
+    fixed = {
       algorithms: [...algorithmsOf(idp)],
       issuer: idp.issuer,
-      ...(idp.allowAnyAudience ? {} : { audience: idp.audience }),
+      // jose checks `aud` only when an audience is given.
+      audience: idp.allowAnyAudience ? undefined : idp.audience,
       clockTolerance: idp.clockTolerance,
       requiredClaims: ['exp'],
     };
-    optionsByIdp.set(idp, options);
+    optionsByIdp.set(idp, fixed);
   }
-  return options;
+  return {
+    algorithms: fixed.algorithms,
+    issuer: fixed.issuer,
+    audience: fixed.audience,
+    clockTolerance: fixed.clockTolerance,
+    requiredClaims: fixed.requiredClaims,
+    currentDate,
+  };
 }
 
 /** Rules jose does not apply: `iat` in the future, lifetime cap, `sub` shape. */

