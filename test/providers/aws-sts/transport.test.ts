@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { LightAbortController } from '../../../src/core/abort.ts';
 import { UpstreamError } from '../../../src/core/errors.ts';
 import type { Logger } from '../../../src/core/types.ts';
 import { type StsServer, startStsServer } from '../../../src/dev/sts-server.ts';
@@ -80,79 +81,97 @@ describe('aws-sts provider transport failures', () => {
     assert.equal(sts.stats.requests, requests);
   });
 
-  test('a signal firing during the call aborts it without retrying', async () => {
-    silentRequests = 0;
-    const provider = createAwsStsProvider(providerConfig(silentUrl), deps({ httpTimeout: 5000 }));
-    // Abort once the request has reached the server (a fixed delay races with a loaded machine).
-    const controller = new AbortController();
-    let abortedAt = 0;
-    onSilentRequest = () =>
-      setTimeout(() => {
-        abortedAt = Date.now();
-        controller.abort();
-      }, 20);
-    let aborted = 0;
-    try {
-      await assert.rejects(
-        provider.mint(mintInput(token, {}, { signal: controller.signal })),
-        unavailable(/^AssumeRoleWithWebIdentity aborted/),
-      );
-      aborted = Date.now();
-    } finally {
-      onSilentRequest = undefined;
-    }
-    assert.ok(abortedAt > 0 && aborted - abortedAt < 1000, 'the abort ends the call well before httpTimeout');
-    // No retry is sent after an abort.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(silentRequests, 1);
-  });
-
-  test('an abort reaches only the call it belongs to', async () => {
-    // Calls share one cached middleware stack; each call's signal must reach its own request only.
-    silentRequests = 0;
-    const provider = createAwsStsProvider(
-      providerConfig(silentUrl),
-      deps({ httpTimeout: 2000, maxRetries: 0 }),
-    );
-    const controller = new AbortController();
-    const started = Date.now();
-    const settled = (p: Promise<unknown>) =>
-      p.then(
-        () => assert.fail('expected a failure'),
-        (err: unknown) => ({ err: err as UpstreamError, after: Date.now() - started }),
-      );
-    // The call with a signal is sent first; the other one only once that request is in flight, so a
-    // signal left behind for "the next request" would reach it. The abort comes once both are in flight.
-    let other: ReturnType<typeof settled> | undefined;
-    onSilentRequest = () => {
-      if (silentRequests === 1) other = settled(provider.mint(mintInput(token)));
-      if (silentRequests === 2) setTimeout(() => controller.abort(), 20);
-    };
-    try {
-      const aborted = await settled(provider.mint(mintInput(token, {}, { signal: controller.signal })));
-      const unaborted = await other;
-      assert.ok(unaborted, 'the second call was sent');
-      assert.match(aborted.err.reason, /^AssumeRoleWithWebIdentity aborted/);
-      assert.ok(aborted.after < 1000, `the aborted call ended after ${aborted.after} ms, not at once`);
-      assert.equal(unaborted.err.reason, 'STS unreachable (timed out)');
+  // The broker's requests carry the light deadline signal (core/abort.ts); a native one must work too.
+  for (const [kind, controllerOf] of [
+    ['AbortController', () => new AbortController()],
+    ['deadline signal', () => new LightAbortController()],
+  ] as const) {
+    test(`a signal firing during the call aborts it without retrying (${kind})`, async () => {
+      silentRequests = 0;
+      const provider = createAwsStsProvider(providerConfig(silentUrl), deps({ httpTimeout: 5000 }));
+      // Abort once the request has reached the server (a fixed delay races with a loaded machine).
+      const controller = controllerOf();
+      let abortedAt = 0;
+      onSilentRequest = () =>
+        setTimeout(() => {
+          abortedAt = Date.now();
+          controller.abort();
+        }, 20);
+      let aborted = 0;
+      try {
+        await assert.rejects(
+          provider.mint(mintInput(token, {}, { signal: controller.signal })),
+          unavailable(/^AssumeRoleWithWebIdentity aborted/),
+        );
+        aborted = Date.now();
+      } finally {
+        onSilentRequest = undefined;
+      }
       assert.ok(
-        unaborted.after >= 1900,
-        `the other call ended after ${unaborted.after} ms, before its timeout`,
+        abortedAt > 0 && aborted - abortedAt < 1000,
+        'the abort ends the call well before httpTimeout',
       );
-    } finally {
-      onSilentRequest = undefined;
-    }
-  });
-
-  test('a signal firing between retries ends the wait', async () => {
-    const provider = createAwsStsProvider(providerConfig(sts.url), deps({ retryDelay: 5000, maxRetries: 2 }));
-    sts.failNext('Throttling', 3);
-    const started = Date.now();
-    await assert.rejects(provider.mint(mintInput(token, {}, { signal: AbortSignal.timeout(150) })), (err) => {
-      return err instanceof UpstreamError && err.kind === 'unavailable';
+      // No retry is sent after an abort.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(silentRequests, 1);
     });
-    assert.ok(Date.now() - started < 1500);
-  });
+
+    test(`an abort reaches only the call it belongs to (${kind})`, async () => {
+      // Calls share one cached middleware stack; each call's signal must reach its own request only.
+      silentRequests = 0;
+      const provider = createAwsStsProvider(
+        providerConfig(silentUrl),
+        deps({ httpTimeout: 2000, maxRetries: 0 }),
+      );
+      const controller = controllerOf();
+      const started = Date.now();
+      const settled = (p: Promise<unknown>) =>
+        p.then(
+          () => assert.fail('expected a failure'),
+          (err: unknown) => ({ err: err as UpstreamError, after: Date.now() - started }),
+        );
+      // The call with a signal is sent first; the other one only once that request is in flight, so a
+      // signal left behind for "the next request" would reach it. The abort comes once both are in flight.
+      let other: ReturnType<typeof settled> | undefined;
+      onSilentRequest = () => {
+        if (silentRequests === 1) other = settled(provider.mint(mintInput(token)));
+        if (silentRequests === 2) setTimeout(() => controller.abort(), 20);
+      };
+      try {
+        const aborted = await settled(provider.mint(mintInput(token, {}, { signal: controller.signal })));
+        const unaborted = await other;
+        assert.ok(unaborted, 'the second call was sent');
+        assert.match(aborted.err.reason, /^AssumeRoleWithWebIdentity aborted/);
+        assert.ok(aborted.after < 1000, `the aborted call ended after ${aborted.after} ms, not at once`);
+        assert.equal(unaborted.err.reason, 'STS unreachable (timed out)');
+        assert.ok(
+          unaborted.after >= 1900,
+          `the other call ended after ${unaborted.after} ms, before its timeout`,
+        );
+      } finally {
+        onSilentRequest = undefined;
+      }
+    });
+
+    test(`a signal firing between retries ends the wait (${kind})`, async () => {
+      const provider = createAwsStsProvider(
+        providerConfig(sts.url),
+        deps({ retryDelay: 5000, maxRetries: 2 }),
+      );
+      sts.failNext('Throttling', 3);
+      const controller = controllerOf();
+      const timer = setTimeout(() => controller.abort(), 150);
+      const started = Date.now();
+      try {
+        await assert.rejects(provider.mint(mintInput(token, {}, { signal: controller.signal })), (err) => {
+          return err instanceof UpstreamError && err.kind === 'unavailable';
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+      assert.ok(Date.now() - started < 1500, 'the abort ends the 5 s wait between retries');
+    });
+  }
 
   test('neither the broker token nor minted secrets reach an error or a log line', async () => {
     const lines: string[] = [];
