@@ -5,10 +5,11 @@
  * operations, reasons, results — never a subject, token id, URL path or
  * client-supplied key name.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Config } from '../core/config/schema.ts';
 import type { Telemetry } from '../core/types.ts';
 import { registerHttpMetrics } from './http-metrics.ts';
+import { plainCounter, plainHistogram } from './plain-metrics.ts';
 
 /** Result label of every counter that has one. */
 export type Outcome = 'success' | 'failure';
@@ -39,11 +40,11 @@ const PROVIDER_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10];
 
 /** Every instrument, registered on `registry`. */
 function defineMetrics(registry: Registry) {
-  const registers = [registry];
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Counter<L>({ name, help, labelNames, registers });
+  // Counters and histograms are plain metrics (plain-metrics.ts): the same text as
+  // prom-client's, without its per-call label checks; a mint feeds several of them.
+  const counter = (name: string, help: string, labelNames: readonly string[]) =>
+    plainCounter(registry, { name, help, labelNames });
   return {
-    // The two per-request series: plain counters behind prom-client's registry (http-metrics.ts).
     http: registerHttpMetrics(registry, { buckets: HTTP_BUCKETS }),
     minting: counter('credential_minting_total', 'Keys minted or failed, by provider and key name.', [
       'provider',
@@ -59,12 +60,11 @@ function defineMetrics(registry: Registry) {
       'issuer',
       'result',
     ]),
-    providerCalls: new Histogram({
+    providerCalls: plainHistogram(registry, {
       name: 'voidkey_provider_call_duration_seconds',
       help: 'Calls to access providers (STS, IAM Credentials, Entra), seconds, retries included.',
-      labelNames: ['provider', 'operation', 'result'] as const,
+      labelNames: ['provider', 'operation', 'result'],
       buckets: PROVIDER_BUCKETS,
-      registers,
     }),
     refreshes: counter(
       'voidkey_broker_token_refreshes_total',
@@ -87,7 +87,7 @@ function defineMetrics(registry: Registry) {
       name: 'voidkey_build_info',
       help: 'Always 1; the version label says which build runs.',
       labelNames: ['version'] as const,
-      registers,
+      registers: [registry],
     }),
   };
 }
@@ -97,32 +97,32 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
   const registry = new Registry();
   const m = defineMetrics(registry);
   m.buildInfo.set({ version: options.version }, 1);
-  m.rateLimitErrors.inc(0);
-  m.auditFailures.inc(0);
-  for (const result of ['success', 'failure']) m.reloads.inc({ result }, 0);
+  m.rateLimitErrors.inc([], 0);
+  m.auditFailures.inc([], 0);
+  for (const result of ['success', 'failure']) m.reloads.inc([result], 0);
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const telemetry: Telemetry = {
-    tokenVerification: (idp, result, reason) => m.verifications.inc({ idp, result, reason }),
-    jwksFetch: (issuer, result) => m.jwks.inc({ issuer, result }),
-    brokerTokenRefresh: (audience, result) => m.refreshes.inc({ audience, result }),
+    tokenVerification: (idp, result, reason) => m.verifications.inc([idp, result, reason]),
+    jwksFetch: (issuer, result) => m.jwks.inc([issuer, result]),
+    brokerTokenRefresh: (audience, result) => m.refreshes.inc([audience, result]),
     providerCall: (provider, operation, result, seconds) =>
-      m.providerCalls.observe({ provider, operation, result }, seconds),
+      m.providerCalls.observe([provider, operation, result], seconds),
   };
 
   return {
     registry,
     telemetry,
     httpRequest: (method, route, statusCode, seconds) => m.http.record(method, route, statusCode, seconds),
-    mint: (provider, key, status) => m.minting.inc({ provider, key, status }),
-    rateLimitStoreError: () => m.rateLimitErrors.inc(),
-    replayStoreError: (operation) => m.replayErrors.inc({ operation }),
-    auditWriteFailure: () => m.auditFailures.inc(),
-    configReload: (result) => m.reloads.inc({ result }),
+    mint: (provider, key, status) => m.minting.inc([provider, key, status]),
+    rateLimitStoreError: () => m.rateLimitErrors.inc([]),
+    replayStoreError: (operation) => m.replayErrors.inc([operation]),
+    auditWriteFailure: () => m.auditFailures.inc([]),
+    configReload: (result) => m.reloads.inc([result]),
     seed(config) {
       for (const identity of config.clientIdentities) {
         for (const [key, { provider }] of Object.entries(identity.keys)) {
-          for (const status of ['success', 'failure']) m.minting.inc({ provider, key, status }, 0);
+          for (const status of ['success', 'failure']) m.minting.inc([provider, key, status], 0);
         }
       }
     },
