@@ -91,6 +91,7 @@ function keyStore(
       const keys = store.get(idp.name) ?? create(idp);
       store.delete(idp.name);
       store.set(idp.name, keys);
+      if (store.size <= Math.max(1, options.jwks.maxSize)) return keys;
       for (const name of store.keys()) {
         if (store.size <= Math.max(1, options.jwks.maxSize)) break;
         store.delete(name);
@@ -183,7 +184,12 @@ function checkBrokerClaims(claims: JWTPayload, idp: ClientIdpConfig, nowSeconds:
   }
   const start = typeof iat === 'number' ? iat : nowSeconds;
   if (exp - start > idp.maxTokenLifetime) throw new InvalidTokenError('lifetime_too_long');
-  if (typeof sub !== 'string' || sub === '' || [...sub].length > MAX_SUBJECT_LENGTH) {
+  // Counted in code points; a string no longer in UTF-16 units is short enough without counting.
+  if (
+    typeof sub !== 'string' ||
+    sub === '' ||
+    (sub.length > MAX_SUBJECT_LENGTH && [...sub].length > MAX_SUBJECT_LENGTH)
+  ) {
     throw new InvalidTokenError('claim_invalid');
   }
 }
