@@ -76,17 +76,28 @@ export function preparseToken(
   token: string,
   algorithms: readonly string[] = ALLOWED_ALGORITHMS,
 ): PreparsedToken {
-  const jws = preparseJws(token, algorithms);
-  return { ...jws, payload: decodeJsonObject(jws.payloadBytes) };
+  const { header, payloadBytes } = preparseJws(token, algorithms);
+  return { header, payloadBytes, payload: decodeJsonObject(payloadBytes) };
 }
 
 /** Decodes one segment, refusing padding, whitespace, foreign characters and non-canonical spellings. */
 function decodeSegment(segment: string): Buffer {
-  if (!BASE64URL.test(segment) || segment.length % 4 === 1) throw new InvalidTokenError('malformed');
-  const bytes = Buffer.from(segment, 'base64url');
-  // Non-zero unused low bits in the last character decode to the same bytes; re-encoding exposes them.
-  if (bytes.toString('base64url') !== segment) throw new InvalidTokenError('malformed');
-  return bytes;
+  const rest = segment.length % 4;
+  if (!BASE64URL.test(segment) || rest === 1) throw new InvalidTokenError('malformed');
+  // The last character of a partial group carries unused low bits (4 after two characters, 2 after
+  // three); set, they decode to the same bytes, so a second spelling of the token would pass.
+  if (rest !== 0 && (sextet(segment.charCodeAt(segment.length - 1)) & (rest === 2 ? 0x0f : 0x03)) !== 0) {
+    throw new InvalidTokenError('malformed');
+  }
+  return Buffer.from(segment, 'base64url');
+}
+
+/** The 6-bit value of a base64url character (already checked to be one). */
+function sextet(code: number): number {
+  if (code >= 0x61) return code - 0x61 + 26; // a-z
+  if (code >= 0x41) return code === 0x5f ? 63 : code - 0x41; // A-Z, _
+  if (code >= 0x30) return code - 0x30 + 52; // 0-9
+  return 62; // -
 }
 
 function decodeJsonObject(bytes: Buffer): Record<string, unknown> {
