@@ -6,7 +6,15 @@
  * with Node flags (comma-separated), e.g. `dist@--max-old-space-size=96`;
  * `--floor-flags` does the same for the floor. Options: `--keys N` (default 1),
  * `--connections N` (50), `--duration S` (10), `--repeats N` (3),
- * `--log-level warn|info` (warn), `--identities N` (500).
+ * `--log-level warn|info` (warn), `--identities N` (500), `--paired`.
+ *
+ * `--paired` loads every target at the same time instead of one after the
+ * other (each with `--connections`, all pinned to the one server CPU), so all
+ * of them meet the same host noise in each round; it reports each target's
+ * CPU per request as a ratio to the floor's and to the first build's in the
+ * same round (median of the rounds). Throughput and latency then mean little
+ * (the targets share a core); the ratios are steady to a few per cent where
+ * alternating runs of identical builds differ by 10 % or more.
  *
  *   cp -r dist /tmp/dist-before   # … change, npm run build …
  *   node --import tsx bench/ab.ts /tmp/dist-before dist
@@ -31,6 +39,7 @@ const { values, positionals } = parseArgs({
     'log-level': { type: 'string', default: 'warn' },
     identities: { type: 'string', default: '500' },
     'floor-flags': { type: 'string', default: '' },
+    paired: { type: 'boolean', default: false },
   },
 });
 if (positionals.length === 0) {
@@ -91,6 +100,10 @@ async function main(): Promise<void> {
       await checkServer(server, tokens[0] as string, keys);
       await warmUp(load(server, 3));
     }
+    if (values.paired) {
+      await pairedRounds(servers, load, peers.pid, cpus);
+      return;
+    }
     const results = new Map<string, { rps: number[]; cpu: number[]; p99: number[] }>();
     for (let r = 0; r < repeats; r++) {
       for (let k = 0; k < servers.length; k++) {
@@ -132,6 +145,57 @@ async function main(): Promise<void> {
     await peers.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** `--paired`: all targets under load at once, `repeats` rounds; CPU per request as ratios within each round. */
+async function pairedRounds(
+  servers: ReadonlyArray<{ name: string; server: ServerProcess }>,
+  load: (server: ServerProcess, seconds: number) => Parameters<typeof measure>[0],
+  peersPid: number,
+  cpus: ReturnType<typeof planCpus>,
+): Promise<void> {
+  const floorIndex = servers.findIndex(({ name }) => name === 'floor');
+  const firstBuild = servers.findIndex(({ name }) => name !== 'floor');
+  const cpu = servers.map(() => [] as number[]);
+  const toFloor = servers.map(() => [] as number[]);
+  const toFirst = servers.map(() => [] as number[]);
+  for (let r = 0; r < repeats; r++) {
+    const round = await Promise.all(
+      servers.map(({ server }) =>
+        measure(load(server, duration), {
+          server: server.pid,
+          peers: peersPid,
+          serverCore: cpus.server,
+          loadCore: cpus.load,
+        }),
+      ),
+    );
+    const failed = round.reduce((n, m) => n + m.non2xx + m.errors + m.timeouts, 0);
+    if (failed > 0) throw new Error(`round ${r + 1}: ${failed} requests failed; no ratio is taken from it`);
+    const perRequest = round.map((m) => m.cpuMsPerRequest);
+    perRequest.forEach((ms, i) => {
+      cpu[i]?.push(ms);
+      toFloor[i]?.push(ms / (perRequest[floorIndex] as number));
+      toFirst[i]?.push(ms / (perRequest[firstBuild] as number));
+    });
+    log(
+      `round ${r + 1}: ${servers.map(({ name }, i) => `${name} ${(perRequest[i] as number).toFixed(3)}`).join(', ')} CPU ms/req`,
+    );
+  }
+  process.stdout.write(
+    `\nkeys=${keys.length} connections=${connections} each, all at once; duration=${duration}s rounds=${repeats} log=${logLevel}\n`,
+  );
+  process.stdout.write(
+    '| target | CPU ms/req median (min–max) | × floor, same round: median (min–max) | × first build, same round |\n|---|---|---|---|\n',
+  );
+  servers.forEach(({ name }, i) => {
+    const c = spread(cpu[i] ?? []);
+    const f = spread(toFloor[i] ?? []);
+    const b = spread(toFirst[i] ?? []);
+    process.stdout.write(
+      `| ${name} | ${c.median.toFixed(3)} (${c.min.toFixed(3)}–${c.max.toFixed(3)}) | ${f.median.toFixed(3)} (${f.min.toFixed(3)}–${f.max.toFixed(3)}) | ${b.median.toFixed(3)} |\n`,
+    );
+  });
 }
 
 main().catch((err: unknown) => {
