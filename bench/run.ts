@@ -94,20 +94,33 @@ function load(
   };
 }
 
-/** Warms each target, then measures them in rotating order, `repeats` times. */
+/** One target of {@link alternate}: a server, its tokens and the number of keys per mint. */
+interface Target {
+  name: string;
+  server: ServerProcess;
+  tokens: string[];
+  keys: number;
+}
+
+/**
+ * Warms each target, then measures them in rotating order, `repeats` times.
+ * The targets of one call are measured interleaved in time, so comparisons
+ * between them (broker against floor, 3 keys against 1) meet the same drift
+ * of the host.
+ */
 async function alternate(
   ctx: Context,
   phase: Run['phase'],
-  targets: Array<{ name: string; server: ServerProcess; tokens: string[] }>,
-  keys: number,
+  targets: Target[],
   connections: number,
 ): Promise<void> {
   for (const t of targets) {
-    await warmUp({ ...load(ctx, t.server, t.tokens, keys, connections), duration: ctx.plan.warmup });
+    await warmUp({ ...load(ctx, t.server, t.tokens, t.keys, connections), duration: ctx.plan.warmup });
   }
   for (let repeat = 0; repeat < ctx.plan.repeats; repeat++) {
-    const order = targets.map((_, i) => targets[(i + repeat) % targets.length] as (typeof targets)[number]);
+    const order = targets.map((_, i) => targets[(i + repeat) % targets.length] as Target);
     for (const t of order) {
+      const { keys } = t;
       const options = load(ctx, t.server, t.tokens, keys, connections);
       const m = await measure(options, {
         server: t.server.pid,
@@ -178,14 +191,18 @@ async function matrixPhase(ctx: Context) {
   const sample = ctx.tokens.main[0] as string;
   for (const server of [broker, floor, raw])
     for (const keys of [1, 3]) await checkServer(server, sample, KEY_NAMES.slice(0, keys));
-  const target = (name: string, server: ServerProcess) => ({ name, server, tokens: ctx.tokens.main });
-  for (const keys of [1, 3]) {
-    for (const c of ctx.plan.connections) {
-      const targets = [target('broker', broker), target('floor', floor)];
-      // The raw floor is a reference for the SDK's share: one key, highest load only.
-      if (keys === 1 && c === Math.max(...ctx.plan.connections)) targets.push(target('floor-raw', raw));
-      await alternate(ctx, 'matrix', targets, keys, c);
-    }
+  const target = (name: string, server: ServerProcess, keys: number): Target => ({
+    name,
+    server,
+    tokens: ctx.tokens.main,
+    keys,
+  });
+  for (const c of ctx.plan.connections) {
+    // One and three keys in the same rotation: the 3-key target compares the two.
+    const targets = [1, 3].flatMap((keys) => [target('broker', broker, keys), target('floor', floor, keys)]);
+    // The raw floor is a reference for the SDK's share: one key, highest load only.
+    if (c === Math.max(...ctx.plan.connections)) targets.push(target('floor-raw', raw, 1));
+    await alternate(ctx, 'matrix', targets, c);
   }
   const after = await ctx.peers.stats();
   const lifetime = (performance.now() - started) / 1000;
@@ -205,8 +222,6 @@ interface Variant {
   tokens: string[];
   logLevel?: 'warn' | 'info';
 }
-
-type Target = { name: string; server: ServerProcess; tokens: string[] };
 
 /** Starts one variant, checks and warms it; its counts cover start-up and warm-up. */
 async function startVariant(ctx: Context, v: Variant, connections: number) {
@@ -237,7 +252,8 @@ async function startVariant(ctx: Context, v: Variant, connections: number) {
     lifetime,
     info.brokerTokenTtl,
   );
-  return { target: { name: v.name, server, tokens: v.tokens } as Target, memory, counts };
+  const target: Target = { name: v.name, server, tokens: v.tokens, keys: 1 };
+  return { target, memory, counts };
 }
 
 /**
@@ -255,7 +271,7 @@ async function variantsPhase(ctx: Context) {
   for (const v of variants) started.push(await startVariant(ctx, v, c));
   const targets = started.map((s) => s.target);
   const before = await ctx.peers.stats();
-  await alternate(ctx, 'variants', targets, 1, c);
+  await alternate(ctx, 'variants', targets, c);
   const after = await ctx.peers.stats();
   // Every broker is warm by now: any fetch during the measured runs is one too many.
   const measured = deltaCounts('variant brokers, measured runs', before, after, IDPS, 0, 1);

@@ -76,10 +76,15 @@ function threeKeyTargets(inputs: TargetInputs): TargetResult[] {
     const three = find(inputs.summaries, 'broker', 3, c);
     const cpu = one && three ? three.cpuMsPerRequest.median / one.cpuMsPerRequest.median : MISSING;
     const slowdown = one && three ? one.rps.median / three.rps.median : MISSING;
+    // For reading the verdict: the same ratio of the floor, whose per-key SDK work is the broker's too.
+    const floorOne = find(inputs.summaries, inputs.floor, 1, c);
+    const floorThree = find(inputs.summaries, inputs.floor, 3, c);
+    const floorCpu =
+      floorOne && floorThree ? floorThree.cpuMsPerRequest.median / floorOne.cpuMsPerRequest.median : MISSING;
     return [
       {
         name: `3-key mint cost (CPU per request), ${c} conns`,
-        value: `${f2(cpu)} × 1-key`,
+        value: `${f2(cpu)} × 1-key (the floor: ${f2(floorCpu)} ×)`,
         limit: '< 2',
         pass: cpu < 2,
       },
