@@ -82,9 +82,9 @@ function presentedTokenHash(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Fields every event of `request` carries. Success events are built field by
- * field on this object: they are written on every request at `info`, and a
- * literal that starts with a spread costs ~1 µs in V8.
+ * Fields every event of `request` carries. Every event is built field by
+ * field on this object, in the order written: events are written on every
+ * request at `info`, and a literal that starts with a spread costs ~1 µs in V8.
  */
 function base(request: FastifyRequest, eventType: AuditEventType): AuditEvent {
   const agent = request.headers['user-agent'];
@@ -94,10 +94,6 @@ function base(request: FastifyRequest, eventType: AuditEventType): AuditEvent {
   return event;
 }
 
-function identity(verified: VerifiedToken): Partial<AuditEvent> {
-  return { iss: verified.iss, subject: verified.sub, idp: verified.idp, tokenId: verified.tokenId };
-}
-
 function addIdentity(event: AuditEvent, verified: VerifiedToken): AuditEvent {
   event.iss = verified.iss;
   event.subject = verified.sub;
@@ -105,8 +101,6 @@ function addIdentity(event: AuditEvent, verified: VerifiedToken): AuditEvent {
   event.tokenId = verified.tokenId;
   return event;
 }
-
-const withKeys = (keys: readonly string[] | undefined) => (keys ? { keys: [...keys] } : {});
 
 /** AUTH_SUCCESS for `verified`. */
 export function authSuccess(request: FastifyRequest, verified: VerifiedToken): AuditEvent {
@@ -120,14 +114,14 @@ export function authSuccess(request: FastifyRequest, verified: VerifiedToken): A
 export function authFailure(request: FastifyRequest, error: unknown, verified?: VerifiedToken): AuditEvent {
   const failure = describeFailure(error);
   const hash = presentedTokenHash(request);
-  return {
-    ...base(request, 'AUTH_FAILURE'),
-    ...(verified ? identity(verified) : {}),
-    ...(hash ? { tokenSha256: hash } : {}),
-    ...withKeys(requestedKeys(request)),
-    reason: failure.reason,
-    error: failure.error,
-  };
+  const event = base(request, 'AUTH_FAILURE');
+  if (verified) addIdentity(event, verified);
+  if (hash) event.tokenSha256 = hash;
+  const keys = requestedKeys(request);
+  if (keys) event.keys = keys;
+  event.reason = failure.reason;
+  event.error = failure.error;
+  return event;
 }
 
 /** MINT_SUCCESS with one entry per minted key. */
@@ -152,15 +146,11 @@ export function mintFailure(
   discarded: readonly MintedKeyAudit[] = [],
 ): AuditEvent {
   const failure = describeFailure(error);
-  return {
-    ...base(request, 'MINT_FAILURE'),
-    ...identity(verified),
-    keys: [...keys],
-    reason: failure.reason,
-    error: failure.error,
-    ...failure.extra,
-    ...(discarded.length > 0
-      ? { minted: discarded.map((entry) => ({ ...entry, discarded: true as const })) }
-      : {}),
-  };
+  const event = addIdentity(base(request, 'MINT_FAILURE'), verified);
+  event.keys = [...keys];
+  event.reason = failure.reason;
+  event.error = failure.error;
+  Object.assign(event, failure.extra);
+  if (discarded.length > 0) event.minted = discarded.map((entry) => ({ ...entry, discarded: true as const }));
+  return event;
 }
