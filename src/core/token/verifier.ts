@@ -75,6 +75,7 @@ function keyStore(
   deps: { logger: Logger; telemetry: Telemetry; now: () => number },
 ): { get(idp: ClientIdpConfig): IssuerKeys; peek(name: string): IssuerKeys | undefined } {
   const store = new Map<string, IssuerKeys>();
+  const limit = Math.max(1, options.jwks.maxSize);
   const create = (idp: ClientIdpConfig) =>
     new IssuerKeys({
       ...deps,
@@ -91,11 +92,8 @@ function keyStore(
       const keys = store.get(idp.name) ?? create(idp);
       store.delete(idp.name);
       store.set(idp.name, keys);
-      if (store.size <= Math.max(1, options.jwks.maxSize)) return keys;
-      for (const name of store.keys()) {
-        if (store.size <= Math.max(1, options.jwks.maxSize)) break;
-        store.delete(name);
-      }
+      // The least recently used come first; an iterator is made only when the store is over its size.
+      while (store.size > limit) store.delete(store.keys().next().value as string);
       return keys;
     },
   };
