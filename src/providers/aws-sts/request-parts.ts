@@ -25,20 +25,33 @@ export function sanitise(value: string): string {
  * keeps distinct subjects distinct, always fits.
  */
 export function deriveSessionName(iss: string, sub: string): string {
-  const id = `${iss}|${sub}`;
-  let name = sessionNames.get(id);
+  // By issuer, then subject: the issuer is the config's own string, whose hash V8 keeps; a joined
+  // key would be a new string to flatten and hash on every mint.
+  let bySubject = sessionNames.get(iss);
+  if (bySubject === undefined) {
+    bySubject = new Map();
+    sessionNames.set(iss, bySubject);
+  }
+  let name = bySubject.get(sub);
   if (name === undefined) {
     name = sessionNameOf(iss, sub);
     // Identities are bounded by the config; the cap only guards memory against churn.
-    if (sessionNames.size >= SESSION_NAME_CACHE) sessionNames.clear();
-    sessionNames.set(id, name);
+    if (cachedNames >= SESSION_NAME_CACHE) {
+      sessionNames.clear();
+      cachedNames = 0;
+      bySubject = new Map();
+      sessionNames.set(iss, bySubject);
+    }
+    bySubject.set(sub, name);
+    cachedNames++;
   }
   return name;
 }
 
-/** Derived names by `iss|sub`: a mint names every key's session the same way, every time. */
-const sessionNames = new Map<string, string>();
+/** Derived names by issuer and subject: a mint names every key's session the same way, every time. */
+const sessionNames = new Map<string, Map<string, string>>();
 const SESSION_NAME_CACHE = 10_000;
+let cachedNames = 0;
 
 function sessionNameOf(iss: string, sub: string): string {
   const hash = createHash('sha256').update(`${iss}|${sub}`).digest('hex').slice(0, 8);

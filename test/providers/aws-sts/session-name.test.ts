@@ -45,6 +45,14 @@ describe('session names', () => {
     assert.notEqual(deriveSessionName(ISS, 'a'), deriveSessionName('https://other.example', 'a'));
   });
 
+  test('a cached name is the one derived for that issuer and subject, not for a look-alike pair', () => {
+    // Joined with `|`, ("x|a", "b") and ("x", "a|b") are one string; their names differ in the subject part.
+    const first = deriveSessionName('x|a', 'b');
+    assert.equal(first, `voidkey-b-${hash8('x|a', 'b')}`);
+    assert.equal(deriveSessionName('x', 'a|b'), `voidkey-a-b-${hash8('x', 'a|b')}`);
+    assert.equal(deriveSessionName('x|a', 'b'), first);
+  });
+
   test('every derived name is 2–64 characters of [\\w+=,.@-] and ends with the hash', () => {
     fc.assert(
       fc.property(fc.string(), fc.string({ minLength: 0, maxLength: 300 }), (iss, sub) => {
