@@ -3,6 +3,7 @@
  * to environment variables, expiries as ISO strings, and the audit entries.
  */
 import type { KeyConfig } from '../config/schema.ts';
+import { isoTime } from '../iso-time.ts';
 import type { AccessProvider, MintOutput } from '../types.ts';
 import type { KeyPlan, MintedKeyAudit, MintResult } from './types.ts';
 
@@ -42,8 +43,8 @@ function fieldValue(provider: string, fields: Readonly<Record<string, string>>, 
 
 /**
  * The 200 answer and audit entries for `minted` (in request order), issued at
- * `now`. Each expiry is formatted once (toISOString is a C++ call, about a
- * microsecond here) and shared by the answer and the audit entry.
+ * `now`. Each expiry is formatted once and shared by the answer and the audit
+ * entry.
  */
 export function shapeAnswer(minted: readonly MintedKey[], subject: string, now: Date): MintResult {
   if (minted.length === 0) throw new TypeError('an answer needs at least one minted key');
@@ -54,7 +55,7 @@ export function shapeAnswer(minted: readonly MintedKey[], subject: string, now: 
   let earliestIso = '';
   for (const entry of minted) {
     const { plan, output } = entry;
-    const expiresAt = output.expiresAt.toISOString();
+    const expiresAt = isoTime(output.expiresAt);
     credentials[plan.name] = mapOutputs(plan.key, plan.provider, output.fields);
     keyExpiresAt[plan.name] = expiresAt;
     audit.push(auditEntry(entry, expiresAt));
@@ -69,7 +70,7 @@ export function shapeAnswer(minted: readonly MintedKey[], subject: string, now: 
       credentials,
       expiresAt: earliestIso,
       subject,
-      issuedAt: now.toISOString(),
+      issuedAt: isoTime(now),
       keyExpiresAt,
     },
     audit,
@@ -82,7 +83,7 @@ export function shapeAnswer(minted: readonly MintedKey[], subject: string, now: 
  */
 export function auditEntry(
   { plan, output }: MintedKey,
-  expiresAt: string = output.expiresAt.toISOString(),
+  expiresAt: string = isoTime(output.expiresAt),
 ): MintedKeyAudit {
   const { role, serviceAccount, sessionName, accessKeyId, upstreamRequestId } = output.audit;
   // Field order as written to the audit log; expiresAt last.

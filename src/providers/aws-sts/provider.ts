@@ -9,6 +9,7 @@
 import { AssumeRoleCommand, type Credentials } from '@aws-sdk/client-sts';
 import type { AccessProviderConfig } from '../../core/config/schema.ts';
 import { UpstreamError } from '../../core/errors.ts';
+import { isoTime } from '../../core/iso-time.ts';
 import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../core/providers-meta.ts';
 import {
   type AccessProvider,
@@ -197,7 +198,7 @@ function output(answer: StsAnswer, role: string | undefined, sessionName: string
       AccessKeyId: c.AccessKeyId,
       SecretAccessKey: c.SecretAccessKey,
       SessionToken: c.SessionToken,
-      Expiration: c.Expiration.toISOString(),
+      Expiration: isoTime(c.Expiration),
     },
     expiresAt: c.Expiration,
     audit,

@@ -8,6 +8,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerError, type ErrorCode, InvalidRequestError } from '../../core/errors.ts';
+import { isoTime } from '../../core/iso-time.ts';
 
 /** The wire shape of every error (SPEC §4). */
 export interface ErrorBody {
@@ -76,7 +77,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
     message: error.message,
     ...(error.details === undefined ? {} : { details: error.details }),
     requestId: request.id,
-    timestamp: new Date().toISOString(),
+    timestamp: isoTime(new Date()),
     ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
   };
   reply.code(error.status).header('cache-control', 'no-store').header('x-request-id', request.id);
