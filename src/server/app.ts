@@ -12,6 +12,7 @@ import type { CredentialBroker } from '../core/mint.ts';
 import { serverLimitOptions } from './limits.ts';
 import { handleError, registerErrorHandling } from './plugins/errors.ts';
 import { registerRequestId, requestIdOptions } from './plugins/request-id.ts';
+import { lazyRequestLogger } from './request-logger.ts';
 import { type RequestObserver, registerCredentialRoutes } from './routes/credentials.ts';
 import {
   configOnlyProbe,
@@ -80,7 +81,9 @@ function framingError(transferEncoding: string | undefined, reply: FastifyReply)
 export function buildApp(options: AppOptions): FastifyInstance {
   const { server } = options.config;
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.logger
+      ? { loggerInstance: options.logger, childLoggerFactory: lazyRequestLogger }
+      : { logger: false }),
     ...requestIdOptions(),
     // Timeouts, head size and parser strictness (src/server/limits.ts), in `http` or merged into `https`.
     ...serverLimitOptions(server, options.https && { ...options.https, minVersion: 'TLSv1.2' as const }),

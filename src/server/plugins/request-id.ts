@@ -19,7 +19,9 @@ export function requestIdFor(raw: Pick<IncomingMessage, 'headers'>): string {
 
 /** The URL path of `request`, without its query string. */
 export function pathOf(request: Pick<FastifyRequest, 'url'>): string {
-  return request.url.split('?', 1)[0] as string;
+  const url = request.url;
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }
 
 /** True when `log` is a pino logger that would drop lines at `level`. */
@@ -42,10 +44,12 @@ class RequestLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
+    // Most brokers log at info; at warn and above a successful request writes nothing, so builds
+    // nothing (debug is below info: a probe's line is off too).
+    if (!error && levelDisabled(request.log, 'info')) return;
     const path = pathOf(request);
     const probe = path.startsWith('/health') || path === '/metrics';
-    // Most brokers log at info; at warn and above a successful request writes nothing, so builds nothing.
-    if (!error && levelDisabled(request.log, probe ? 'debug' : 'info')) return;
+    if (!error && probe && levelDisabled(request.log, 'debug')) return;
     const agent = request.headers['user-agent'];
     const facts = {
       method: request.method,
