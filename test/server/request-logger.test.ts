@@ -41,7 +41,7 @@ describe('per-request loggers', () => {
     const before = counter.children;
     for (let i = 0; i < 3; i++) assert.equal((await app.inject(keysRequest(`quiet-${i}`))).statusCode, 200);
     assert.equal(counter.children, before);
-    assert.deepEqual(lines, []);
+    assert.equal(lines.length, 0);
     await app.close();
   });
 
@@ -76,7 +76,7 @@ describe('per-request loggers', () => {
     lazy.info('dropped');
     lazy.debug({ x: 1 }, 'dropped');
     assert.equal(counter.children, 0);
-    assert.deepEqual(lines, []);
+    assert.equal(lines.length, 0);
 
     lazy.warn({ step: 'one' }, 'kept');
     assert.equal(counter.children, 1);
