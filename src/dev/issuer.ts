@@ -20,6 +20,7 @@ import {
   secretsEqual,
   sendJson,
 } from './issuer/http.ts';
+import { detachKeyPair } from './keys.ts';
 
 const ALG = 'ES256';
 /** Longest client token the issuer mints, seconds (the broker's default `maxTokenLifetime`). */
@@ -77,7 +78,7 @@ interface Signer {
 }
 
 async function createSigner(issuer: () => string): Promise<Signer> {
-  const { publicKey, privateKey } = await generateKeyPair(ALG);
+  const { publicKey, privateKey } = detachKeyPair(await generateKeyPair(ALG, { extractable: true }));
   const jwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(jwk);
   return {

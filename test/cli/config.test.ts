@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -9,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { stringify } from 'yaml';
 import { type CommandIo, run } from '../../src/cli/config.ts';
+import { detachKeyPair } from '../../src/dev/keys.ts';
 
 let dir = '';
 
@@ -157,7 +159,7 @@ describe('voidkey config validate', () => {
 describe('voidkey config validate --check-connectivity', () => {
   let server: Server;
   let base = '';
-  let signer: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+  let signer: KeyObject;
   let jwk: Record<string, unknown>;
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -191,7 +193,7 @@ describe('voidkey config validate --check-connectivity', () => {
   }
 
   before(async () => {
-    const pair = await generateKeyPair('RS256', { extractable: true });
+    const pair = detachKeyPair(await generateKeyPair('RS256', { extractable: true }));
     signer = pair.privateKey;
     jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
     server = createServer((req, res) => void answer(req, res));

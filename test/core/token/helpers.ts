@@ -4,11 +4,10 @@
  * clock and a verifier wired to the real HttpClient.
  */
 import assert from 'node:assert/strict';
-import { KeyObject, sign as nodeSign } from 'node:crypto';
+import { type KeyObject, sign as nodeSign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  type CryptoKey,
   exportJWK,
   generateKeyPair,
   type JWK,
@@ -21,6 +20,7 @@ import { InvalidTokenError, ServiceUnavailableError } from '../../../src/core/er
 import { createTokenVerifier } from '../../../src/core/token/index.ts';
 import type { ClientTokenVerifier, VerifierOptions } from '../../../src/core/token/types.ts';
 import type { Logger, Telemetry } from '../../../src/core/types.ts';
+import { detachKeyPair } from '../../../src/dev/keys.ts';
 import { createHttpClient } from '../../../src/providers/http.ts';
 
 /** Frozen test time: 2030-01-01T00:00:00Z, ms. */
@@ -92,7 +92,7 @@ async function answer(state: LocalIssuer, req: IncomingMessage, res: ServerRespo
 export interface TestKey {
   alg: string;
   kid: string;
-  privateKey: CryptoKey | KeyObject;
+  privateKey: KeyObject;
   publicJwk: JWK;
 }
 
@@ -102,7 +102,9 @@ export async function makeKey(
   kid = `${alg}-key`,
   options: { crv?: string } = {},
 ): Promise<TestKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...options });
+  const { privateKey, publicKey } = detachKeyPair(
+    await generateKeyPair(alg, { extractable: true, ...options }),
+  );
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
   return { alg, kid, privateKey, publicJwk };
 }
@@ -141,7 +143,7 @@ export function signRaw(
   header: unknown = { alg: 'RS256', kid: key.kid },
 ): string {
   const input = `${b64(header)}.${b64(payload)}`;
-  const privateKey = key.privateKey instanceof KeyObject ? key.privateKey : KeyObject.from(key.privateKey);
+  const { privateKey } = key;
   return `${input}.${nodeSign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
 }
 

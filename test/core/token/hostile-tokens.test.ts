@@ -29,7 +29,7 @@
  * jose 6 decodes claims with a fatal decoder as well (defence in depth).
  */
 import assert from 'node:assert/strict';
-import { createHash, KeyObject, sign as nodeSign } from 'node:crypto';
+import { createHash, type KeyObject, sign as nodeSign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { JWTPayload } from 'jose';
 import type { ClientTokenVerifier } from '../../../src/core/token/index.ts';
@@ -52,7 +52,7 @@ const segment = (part: Part): string => (Buffer.isBuffer(part) ? part.toString('
 /** Signs exactly these header and payload bytes with `key` (RS256 or ES256, JOSE signature encoding). */
 function signBytes(key: TestKey, header: Part, payload: Part): string {
   const input = `${segment(header)}.${segment(payload)}`;
-  const privateKey = key.privateKey instanceof KeyObject ? key.privateKey : KeyObject.from(key.privateKey);
+  const { privateKey } = key;
   const signature = nodeSign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;
 }
@@ -128,7 +128,7 @@ describe('hostile tokens: JOSE structure and signatures', () => {
     const [h, p, s] = (await sign(es, good)).split('.') as [string, string, string];
     const order = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex');
     const derSigned = nodeSign('sha256', Buffer.from(`${h}.${p}`), {
-      key: KeyObject.from(es.privateKey as Parameters<typeof KeyObject.from>[0]),
+      key: es.privateKey as KeyObject,
       dsaEncoding: 'der',
     });
     const rsaToken = await sign(rsa, good);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { compactVerify, importJWK, type JWK } from 'jose';
 import { checkKeySet, isRocaWeakModulus, KeySetRefusedError } from '../../../src/core/token/index.ts';
+import { detachKeyPair } from '../../../src/dev/keys.ts';
 import {
   b64,
   claims,
@@ -27,7 +28,7 @@ const rocaJwk = vectors.testGroups.find((g) => g.comment === 'jws_rsa_roca_key')
 
 /** A 1024-bit RSA key: jose refuses to make one, node:crypto does not. */
 function shortRsaKey(): TestKey {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const { privateKey, publicKey } = detachKeyPair(generateKeyPairSync('rsa', { modulusLength: 1024 }));
   const publicJwk = {
     ...(publicKey.export({ format: 'jwk' }) as JWK),
     kid: 'short',

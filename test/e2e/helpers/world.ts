@@ -4,6 +4,7 @@
  * front of it, and one `voidkey serve` configured for all of them.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { detachKeyPair } from '../../../src/dev/keys.ts';
 import { startStsServer } from '../../../src/dev/sts-server.ts';
 import { type OidcPeer, startOidcProvider, type TokenTweaks } from '../peers/oidc.ts';
 import { type StsProxy, startStsProxy } from '../peers/sts-faults.ts';
@@ -118,7 +119,7 @@ export function worldConfig(opA: OidcPeer, opB: OidcPeer, stsUrl: string, auth: 
 }
 
 function brokerKeyPair(): { pem: string; jwk: Record<string, unknown> } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = detachKeyPair(generateKeyPairSync('rsa', { modulusLength: 2048 }));
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   const jwk = {
     ...(publicKey.export({ format: 'jwk' }) as Record<string, unknown>),

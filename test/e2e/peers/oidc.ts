@@ -9,6 +9,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
+import { detachKeyPair } from '../../../src/dev/keys.ts';
 
 /** One OP client: a workload identity (its id is the token's `sub`) or the broker. */
 export interface OidcClientSpec {
@@ -65,7 +66,7 @@ export interface OidcPeerOptions {
 const DEFAULT_LIFETIME = 300;
 
 function signingJwks(kid: string): { keys: Record<string, unknown>[] } {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey } = detachKeyPair(generateKeyPairSync('rsa', { modulusLength: 2048 }));
   const jwk = privateKey.export({ format: 'jwk' }) as Record<string, unknown>;
   return { keys: [{ ...jwk, kid, use: 'sig', alg: 'RS256' }] };
 }

@@ -2,11 +2,13 @@
  * Local peers for the STS tests: a signing key published on a local JWKS
  * (the broker IdP as STS sees it) and the development STS endpoint trusting it.
  */
+import type { KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import type { AccessProviderConfig, KeyConfig } from '../../../src/core/config/schema.ts';
 import type { MintInput, Telemetry } from '../../../src/core/types.ts';
+import { detachKeyPair } from '../../../src/dev/keys.ts';
 import type { ProviderDeps } from '../../../src/providers/index.ts';
 
 export const STS_AUDIENCE = 'sts.voidkey.test';
@@ -14,7 +16,7 @@ export const ROLE = 'arn:aws:iam::123456789012:role/Deploy';
 export const TARGET_ROLE = 'arn:aws:iam::210987654321:role/Target';
 export const GITHUB_SUB = 'repo:myorg/myapp:ref:refs/heads/main';
 
-type Key = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+type Key = KeyObject;
 
 /** A key pair, its JWKS served on 127.0.0.1, and a token signer. */
 export interface TestIssuer {
@@ -29,8 +31,8 @@ export interface TestIssuer {
 
 /** Starts the JWKS endpoint with a fresh ES256 key. */
 export async function startTestIssuer(): Promise<TestIssuer> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256');
-  const other = await generateKeyPair('ES256');
+  const { privateKey, publicKey } = detachKeyPair(await generateKeyPair('ES256', { extractable: true }));
+  const other = detachKeyPair(await generateKeyPair('ES256', { extractable: true }));
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
   const state = { jwksRequests: 0 };
   const server: Server = createServer((_req, res) => {
