@@ -82,7 +82,7 @@ describe('registered claims: the verifier decides as jose jwtVerify does', () =>
                 ['nbf', nbf],
                 ['exp', exp],
               ] as const) {
-                if (value !== ABSENT) payload[claim] = value;
+                if (value !== ABSENT) (payload as Record<string, unknown>)[claim] = value;
               }
               const token = await sign(key, payload);
               const expected = outcome(
