@@ -1,7 +1,7 @@
 /**
- * `node --import tsx bench/alloc.ts [--keys N] [--duration S] [--repeats N] [DIST]`:
+ * `node --import tsx bench/alloc.ts [--keys N] [--duration S] [--repeats N] [--by layer|function] [DIST]`:
  * bytes allocated per answered mint, broker (DIST, default this checkout's
- * dist/) against the SDK floor, by package. Each server runs with
+ * dist/) against the SDK floor, by package (or by allocating function). Each server runs with
  * bench/alloc-preload.cjs; sampling (V8's sampling heap profiler, collected
  * objects included) starts right before a measured load and stops right
  * after it, so the bytes divide by the answers of that load alone.
@@ -21,7 +21,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const PRELOAD = ['--require', join(HERE, 'alloc-preload.cjs')];
 
 interface ProfileNode {
-  callFrame: { functionName: string; url: string };
+  callFrame: { functionName: string; url: string; lineNumber?: number };
   selfSize: number;
   children?: ProfileNode[];
 }
@@ -38,10 +38,17 @@ function layerOf(url: string, functionName: string): string {
   return url.split('/').pop() ?? url;
 }
 
+/** The allocating function: name, then its layer and line. */
+function functionOf(url: string, functionName: string, line = -1): string {
+  return `${functionName || '(anonymous)'} ${layerOf(url, functionName)}:${line + 1}`;
+}
+
+let groupOf = (frame: ProfileNode['callFrame']) => layerOf(frame.url, frame.functionName);
+
 function bytesByLayer(head: ProfileNode): Map<string, number> {
   const out = new Map<string, number>();
   const walk = (node: ProfileNode) => {
-    const layer = layerOf(node.callFrame.url, node.callFrame.functionName);
+    const layer = groupOf(node.callFrame);
     out.set(layer, (out.get(layer) ?? 0) + node.selfSize);
     for (const child of node.children ?? []) walk(child);
   };
@@ -76,8 +83,12 @@ async function main(): Promise<void> {
       keys: { type: 'string', default: '1' },
       duration: { type: 'string', default: '8' },
       repeats: { type: 'string', default: '2' },
+      by: { type: 'string', default: 'layer' },
     },
   });
+  if (values.by === 'function') {
+    groupOf = (frame) => functionOf(frame.url, frame.functionName, frame.lineNumber);
+  }
   const keys = KEY_NAMES.slice(0, Number(values.keys));
   const dist = resolve(positionals[0] ?? join(HERE, '../dist'));
   const cpus = planCpus();
@@ -131,7 +142,7 @@ async function main(): Promise<void> {
       return bytes / t.answers / 1024;
     };
     process.stdout.write(
-      `\nkeys=${keys.length} connections=50; KB allocated per answered mint: broker ${perAnswer('broker').toFixed(1)}, floor ${perAnswer('floor').toFixed(1)}\n\n| layer | broker KB | floor KB | difference |\n|---|---|---|---|\n`,
+      `\nkeys=${keys.length} connections=50; KB allocated per answered mint: broker ${perAnswer('broker').toFixed(1)}, floor ${perAnswer('floor').toFixed(1)}\n\n| ${values.by} | broker KB | floor KB | difference |\n|---|---|---|---|\n`,
     );
     const layers = new Set([
       ...(totals.get('broker')?.layers.keys() ?? []),
@@ -139,7 +150,7 @@ async function main(): Promise<void> {
     ]);
     const rows = [...layers].map((l) => [l, perAnswer('broker', l), perAnswer('floor', l)] as const);
     rows.sort((a, b) => b[1] - b[2] - (a[1] - a[2]));
-    for (const [layer, b, f] of rows.slice(0, 20)) {
+    for (const [layer, b, f] of rows.slice(0, values.by === 'function' ? 40 : 20)) {
       process.stdout.write(`| ${layer} | ${b.toFixed(2)} | ${f.toFixed(2)} | ${(b - f).toFixed(2)} |\n`);
     }
   } finally {

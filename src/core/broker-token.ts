@@ -48,6 +48,7 @@ export interface BrokerTokenOptions {
 
 /** A broker-token source with health and warm-up. */
 export interface BrokerTokens extends BrokerTokenSource {
+  cachedToken(audience: string): string | undefined;
   /**
    * One entry per audience asked for so far, from the cache alone (no I/O).
    * Tokens refresh on use, so a health check calls `prefetch` first.
@@ -78,6 +79,7 @@ export function createBrokerTokenSource(options: BrokerTokenOptions): BrokerToke
   });
   return {
     getToken: cache.get,
+    cachedToken: cache.cached,
     status: cache.status,
     async prefetch(audiences, signal) {
       const results = await Promise.allSettled([...new Set(audiences)].map((a) => cache.get(a, signal)));

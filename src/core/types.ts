@@ -28,6 +28,12 @@ export interface TokenVerifier {
 export interface BrokerTokenSource {
   /** A valid broker token whose `aud` contains `audience`. Throws UpstreamError. */
   getToken(audience: string, signal?: AbortSignal): Promise<string>;
+  /**
+   * The token getToken would resolve with at once, when one is cached and
+   * fresh; undefined otherwise (then call getToken). Lets a mint skip the
+   * promise when nothing is to be fetched.
+   */
+  cachedToken?(audience: string): string | undefined;
 }
 
 /** What a provider needs to mint one key. */

@@ -71,6 +71,21 @@ describe('broker token cache, single flight and retries', () => {
     assert.equal(endpoint.tokenRequests().length, 2);
   });
 
+  test('hands out the token at hand without a promise while getToken would, and nothing otherwise', async () => {
+    const tokens = source();
+    assert.equal(tokens.cachedToken('sts.example'), undefined);
+    const first = await tokens.getToken('sts.example');
+    assert.equal(tokens.cachedToken('sts.example'), first);
+    assert.equal(tokens.cachedToken('other.example'), undefined);
+    clock = T0 + 910_000; // inside the refresh window: still handed out, a refresh starts
+    assert.equal(tokens.cachedToken('sts.example'), first);
+    await waitFor(() => endpoint.tokenRequests().length === 2);
+    await waitFor(() => tokens.cachedToken('sts.example') !== first);
+    clock = T0 + 910_000 + 995_000; // the new token has 5 s left: too little
+    assert.equal(tokens.cachedToken('sts.example'), undefined);
+    assert.equal(endpoint.tokenRequests().length, 2);
+  });
+
   test('waits for a new token when the cached one is about to expire', async () => {
     const tokens = source();
     const first = await tokens.getToken('sts.example');

@@ -172,6 +172,21 @@ describe('mint use case', () => {
     assert.deepEqual(w.brokerTokens.calls, ['sts.aws', 'minio']);
   });
 
+  test('takes broker tokens at hand without asking for them', async () => {
+    const w = world({ cachedAudiences: ['sts.aws', 'minio'] });
+    await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'MINIO_STORAGE'] }, signal());
+    assert.deepEqual(w.brokerTokens.calls, []);
+    assert.equal(providerOf(w, 'aws-prod').calls[0]?.brokerToken, 'broker-token-for-sts.aws');
+    assert.equal(providerOf(w, 'minio-local').calls[0]?.brokerToken, 'broker-token-for-minio');
+  });
+
+  test('asks for every audience’s token when one of them is not at hand', async () => {
+    const w = world({ cachedAudiences: ['sts.aws'] });
+    await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'MINIO_STORAGE'] }, signal());
+    assert.deepEqual(w.brokerTokens.calls, ['sts.aws', 'minio']);
+    assert.equal(providerOf(w, 'minio-local').calls[0]?.brokerToken, 'broker-token-for-minio');
+  });
+
   test('mints several keys concurrently', async () => {
     const w = world();
     let started = 0;
@@ -271,6 +286,42 @@ describe('mint use case', () => {
       w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'AWS_READ'] }, signal()),
       (err: unknown) => err instanceof TypeError && !(err instanceof BrokerError),
     );
+  });
+});
+
+describe('a single key that fails', () => {
+  const failing = async (failure: Error) => {
+    const w = world({ cachedAudiences: ['sts.aws'] });
+    providerOf(w, 'aws-prod').behaviour = async () => {
+      throw failure;
+    };
+    const error = await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY'] }, signal()).then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e,
+    );
+    return error;
+  };
+
+  test('is a 502 listing the key when refused, with nothing discarded', async () => {
+    const error = await failing(new UpstreamError('refused', 'AccessDenied'));
+    assert.ok(error instanceof MintFailedError);
+    assert.deepEqual(error.details, {
+      failures: [{ key: 'AWS_DEPLOY', provider: 'aws-prod', reason: 'AccessDenied' }],
+    });
+    assert.deepEqual(discardedMints(error), []);
+  });
+
+  test('is a 503 listing the key when unavailable', async () => {
+    const error = await failing(new UpstreamError('unavailable', 'throttled'));
+    assert.ok(error instanceof ServiceUnavailableError);
+    assert.deepEqual(error.details, {
+      failures: [{ key: 'AWS_DEPLOY', provider: 'aws-prod', reason: 'throttled' }],
+    });
+  });
+
+  test('surfaces a provider bug as the plain error', async () => {
+    const bug = new TypeError('cannot read properties of undefined');
+    assert.equal(await failing(bug), bug);
   });
 });
 

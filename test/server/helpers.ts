@@ -125,6 +125,7 @@ export function fakeVerifier(): TokenVerifier & { calls: string[] } {
 /** Broker tokens by audience, recording every request; `fail` makes an audience fail. */
 export function fakeBrokerTokens(
   fail: Record<string, UpstreamError> = {},
+  cached: readonly string[] = [],
 ): BrokerTokenSource & { calls: string[] } {
   const calls: string[] = [];
   return {
@@ -135,6 +136,8 @@ export function fakeBrokerTokens(
       if (failure) throw failure;
       return `broker-token-for-${audience}`;
     },
+    // Only the audiences in `cached` have a token at hand.
+    cachedToken: (audience) => (cached.includes(audience) ? `broker-token-for-${audience}` : undefined),
   };
 }
 
@@ -205,11 +208,17 @@ export interface World {
 
 /** Builds the use cases over fakes for `config` (default: testConfig()). */
 export function world(
-  options: { config?: Config; failAudiences?: Record<string, UpstreamError>; replayGuard?: ReplayGuard } = {},
+  options: {
+    config?: Config;
+    failAudiences?: Record<string, UpstreamError>;
+    /** Audiences whose broker token is at hand (BrokerTokenSource.cachedToken). */
+    cachedAudiences?: readonly string[];
+    replayGuard?: ReplayGuard;
+  } = {},
 ): World {
   const config = options.config ?? testConfig();
   const verifier = fakeVerifier();
-  const brokerTokens = fakeBrokerTokens(options.failAudiences);
+  const brokerTokens = fakeBrokerTokens(options.failAudiences, options.cachedAudiences);
   const audiences: Record<string, string> = {
     'gcp-prod': 'https://gcp.example',
     'azure-prod': 'api://AzureADTokenExchange',

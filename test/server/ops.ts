@@ -56,6 +56,7 @@ export function fakeRuntime(w: World, state: FakeRuntimeState): BrokerRuntime {
     },
     brokerTokens: {
       getToken: async () => 'unused',
+      cachedToken: () => undefined,
       status: () => state.tokens,
       prefetch: async () => {},
     },

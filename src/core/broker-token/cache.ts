@@ -70,20 +70,29 @@ export function createTokenCache(options: TokenCacheOptions) {
     return entry.inflight;
   };
 
+  /** The cached token while it is fresh enough to hand out (a refresh starts ahead of expiry). */
+  const fresh = (audience: string, entry: Entry): string | undefined => {
+    const t = now();
+    const { current } = entry;
+    if (!current || t >= current.expiresAt - MIN_REMAINING_MS) return undefined;
+    // Failures of a background refresh are recorded in the entry (status) and logged.
+    if (t >= (entry.refreshAt ?? 0)) refresh(audience, entry).catch(() => {});
+    return current.token;
+  };
+
   const get = (audience: string, signal?: AbortSignal): Promise<string> => {
     const entry = entries.get(audience) ?? {};
     entries.set(audience, entry);
-    const t = now();
-    const { current } = entry;
-    if (current && t < current.expiresAt - MIN_REMAINING_MS) {
-      // Failures of a background refresh are recorded in the entry (status) and logged.
-      if (t >= (entry.refreshAt ?? 0)) refresh(audience, entry).catch(() => {});
-      return Promise.resolve(current.token);
-    }
-    return abortable(refresh(audience, entry), signal);
+    const token = fresh(audience, entry);
+    return token === undefined ? abortable(refresh(audience, entry), signal) : Promise.resolve(token);
   };
 
-  return { get, status: () => statusOf(entries, now()) };
+  const cached = (audience: string): string | undefined => {
+    const entry = entries.get(audience);
+    return entry && fresh(audience, entry);
+  };
+
+  return { get, cached, status: () => statusOf(entries, now()) };
 }
 
 /** Waits for `promise` unless the caller's signal fires first (the shared request goes on). */

@@ -40,6 +40,23 @@ export async function fetchBrokerTokens(
   signal: AbortSignal,
 ): Promise<Map<string, string>> {
   const audiences = audiencesOf(plans);
+  // The common case: every token is cached and fresh, nothing to wait for.
+  const tokens = new Map<string, string>();
+  for (const audience of audiences) {
+    const token = source.cachedToken?.(audience);
+    if (token === undefined) break;
+    tokens.set(audience, token);
+  }
+  if (tokens.size === audiences.length) return tokens;
+  return fetchMissingTokens(plans, audiences, source, signal);
+}
+
+async function fetchMissingTokens(
+  plans: readonly KeyPlan[],
+  audiences: readonly string[],
+  source: BrokerTokenSource,
+  signal: AbortSignal,
+): Promise<Map<string, string>> {
   const settled = await Promise.allSettled(audiences.map((audience) => source.getToken(audience, signal)));
   const tokens = new Map<string, string>();
   const failedAudiences = new Map<string, unknown>();
@@ -63,19 +80,26 @@ export async function mintAll(
   caller: Caller,
   signal: AbortSignal,
 ): Promise<MintedKey[]> {
-  const settled = await Promise.allSettled(
-    plans.map((plan) =>
-      plan.provider.mint({
-        keyName: plan.name,
-        key: plan.key,
-        durationSeconds: plan.durationSeconds,
-        brokerToken: tokens.get(plan.provider.audience) as string,
-        subject: caller.sub,
-        issuer: caller.iss,
-        signal,
-      }),
-    ),
-  );
+  const mintOne = (plan: KeyPlan) =>
+    plan.provider.mint({
+      keyName: plan.name,
+      key: plan.key,
+      durationSeconds: plan.durationSeconds,
+      brokerToken: tokens.get(plan.provider.audience) as string,
+      subject: caller.sub,
+      issuer: caller.iss,
+      signal,
+    });
+  if (plans.length === 1) {
+    // One key: the same outcome as below without settling a list.
+    const plan = plans[0] as KeyPlan;
+    try {
+      return [{ plan, output: await mintOne(plan) }];
+    } catch (reason) {
+      throw failureError([classify(plan, reason, signal)], []);
+    }
+  }
+  const settled = await Promise.allSettled(plans.map(mintOne));
   const minted: MintedKey[] = [];
   const rejected: Array<{ plan: KeyPlan; reason: unknown }> = [];
   settled.forEach((result, i) => {

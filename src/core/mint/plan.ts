@@ -50,5 +50,6 @@ export function listedMaximum(grant: Grant, providers: Providers, providerConfig
 
 /** The distinct broker-token audiences `plans` need, in first-use order. */
 export function audiencesOf(plans: readonly KeyPlan[]): string[] {
+  if (plans.length === 1) return [(plans[0] as KeyPlan).provider.audience];
   return [...new Set(plans.map((plan) => plan.provider.audience))];
 }
