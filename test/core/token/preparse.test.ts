@@ -56,12 +56,15 @@ describe('strict JSON', () => {
   test('refuses a text exactly when one of its objects repeats a name (property)', () => {
     // Objects written member by member, names from a small set (some spelled with an escape),
     // nested in objects and arrays: a duplicate anywhere must be found, and only then.
-    const name = fc.constantFrom('a', 'b', '\\u0061', 'a:b', 'x\\"y', '__proto__');
+    // Runs of backslashes before a quote: an even run ends the string, an odd one escapes the quote.
+    const name = fc.constantFrom('a', 'b', '\\u0061', 'a:b', 'x\\"y', '__proto__', 'x\\\\', '\\\\\\":');
     const decoded = (n: string) => JSON.parse(`"${n}"`) as string;
     type Tree = { text: string; duplicate: boolean };
     const { tree } = fc.letrec<{ tree: Tree; object: Tree; array: Tree; leaf: Tree }>((tie) => ({
       tree: fc.oneof({ depthSize: 'small' }, tie('leaf'), tie('object'), tie('array')),
-      leaf: fc.constantFrom('1', '"s:t"', 'null', '"\\"{"').map((text) => ({ text, duplicate: false })),
+      leaf: fc
+        .constantFrom('1', '"s:t"', 'null', '"\\"{"', '"\\\\"', '"a\\\\\\\\"', '"\\\\\\":"')
+        .map((text) => ({ text, duplicate: false })),
       array: fc.array(tie('tree'), { maxLength: 3 }).map((items) => ({
         text: `[${items.map((i) => i.text).join(',')}]`,
         duplicate: items.some((i) => i.duplicate),
