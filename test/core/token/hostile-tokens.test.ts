@@ -24,9 +24,10 @@
  *   IdP instead): the "… without any network request" tests here, in
  *   hostile-claims and in verifier-attacks fail;
  * - the typ deny-list of preparse.ts: "refuses explicitly typed JWTs …";
- * - the 16 KiB cap and the nesting bound: their tests here and in preparse.
- * The pre-parser's fatal UTF-8 decoder, disabled alone, changes no outcome:
- * jose 6 decodes claims with a fatal decoder as well (defence in depth).
+ * - the 16 KiB cap and the nesting bound: their tests here and in preparse;
+ * - the pre-parser's fatal UTF-8 decoder: "refuses a header or payload that
+ *   is not exactly UTF-8 JSON". (It had a second layer behind it while jose's
+ *   jwtVerify decoded the claims again; the verifier now reads them once.)
  */
 import assert from 'node:assert/strict';
 import { createHash, type KeyObject, sign as nodeSign } from 'node:crypto';
