@@ -43,9 +43,12 @@ function functionOf(url: string, functionName: string, line = -1): string {
   return `${functionName || '(anonymous)'} ${layerOf(url, functionName)}:${line + 1}`;
 }
 
-let groupOf = (frame: ProfileNode['callFrame']) => layerOf(frame.url, frame.functionName);
+type GroupOf = (frame: ProfileNode['callFrame']) => string;
 
-function bytesByLayer(head: ProfileNode): Map<string, number> {
+const byLayer: GroupOf = (frame) => layerOf(frame.url, frame.functionName);
+const byFunction: GroupOf = (frame) => functionOf(frame.url, frame.functionName, frame.lineNumber);
+
+function bytesByLayer(head: ProfileNode, groupOf: GroupOf): Map<string, number> {
   const out = new Map<string, number>();
   const walk = (node: ProfileNode) => {
     const layer = groupOf(node.callFrame);
@@ -58,7 +61,7 @@ function bytesByLayer(head: ProfileNode): Map<string, number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function sampled(server: ServerProcess, run: () => Promise<number>) {
+async function sampled(server: ServerProcess, run: () => Promise<number>, groupOf: GroupOf) {
   process.kill(server.pid, 'SIGUSR1');
   await sleep(100);
   const answers = await run();
@@ -68,7 +71,7 @@ async function sampled(server: ServerProcess, run: () => Promise<number>) {
     try {
       const profile = JSON.parse(await readFile(file, 'utf8')) as { head: ProfileNode };
       await rm(file, { force: true });
-      return { answers, layers: bytesByLayer(profile.head) };
+      return { answers, layers: bytesByLayer(profile.head, groupOf) };
     } catch {
       await sleep(100);
     }
@@ -86,9 +89,7 @@ async function main(): Promise<void> {
       by: { type: 'string', default: 'layer' },
     },
   });
-  if (values.by === 'function') {
-    groupOf = (frame) => functionOf(frame.url, frame.functionName, frame.lineNumber);
-  }
+  const groupOf = values.by === 'function' ? byFunction : byLayer;
   const keys = KEY_NAMES.slice(0, Number(values.keys));
   const dist = resolve(positionals[0] ?? join(HERE, '../dist'));
   const cpus = planCpus();
@@ -115,15 +116,19 @@ async function main(): Promise<void> {
     const totals = new Map<string, { answers: number; layers: Map<string, number> }>();
     for (let r = 0; r < Number(values.repeats); r++) {
       for (const server of servers) {
-        const { answers, layers } = await sampled(server, async () => {
-          const m = await measure(load(server, Number(values.duration)), {
-            server: server.pid,
-            peers: peers.pid,
-            serverCore: cpus.server,
-            loadCore: cpus.load,
-          });
-          return m.ok;
-        });
+        const { answers, layers } = await sampled(
+          server,
+          async () => {
+            const m = await measure(load(server, Number(values.duration)), {
+              server: server.pid,
+              peers: peers.pid,
+              serverCore: cpus.server,
+              loadCore: cpus.load,
+            });
+            return m.ok;
+          },
+          groupOf,
+        );
         const sum = [...layers.values()].reduce((a, b) => a + b, 0);
         process.stderr.write(
           `[alloc] ${server.name} #${r + 1}: ${(sum / answers / 1024).toFixed(1)} KB per answer\n`,

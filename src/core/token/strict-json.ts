@@ -10,8 +10,9 @@
  * JSON); then one pass over the text counts its members (a `:` outside a
  * string starts one; strings are skipped from quote to quote), and one walk
  * over the value counts the names it kept and checks depth and numbers.
- * Fewer names than members means two members of one object shared a name. (A scanner written in JavaScript did the same
- * checks at several times the cost; this runs on every request.)
+ * Fewer names than members means two members of one object shared a name.
+ * (A scanner written in JavaScript did the same checks at several times the
+ * cost; this runs on every request.)
  */
 
 /** Default nesting bound of {@link parseStrictJson}. */

@@ -166,17 +166,16 @@ function verifyOptions(idp: ClientIdpConfig): VerifyOptions {
 /**
  * The registered claims, as jose's jwtVerify checks them and in the same
  * order (so a token wrong in several ways gets the same reason): presence of
- * `iss`, `aud` (when an audience is configured) and `exp`; `iss` and `aud`
- * values; `iat`, `nbf`, `exp` numeric, `nbf` not in the future and `exp` not
- * past, both with the IdP's clock tolerance.
+ * `aud` (when an audience is configured) and `exp`; the `aud` value; `iat`,
+ * `nbf`, `exp` numeric, `nbf` not in the future and `exp` not past, both with
+ * the IdP's clock tolerance. (`iss`, which jose checks first, chose `idp` by
+ * exact match in selectIdp, so it is present and equal here.)
  */
 function checkRegisteredClaims(claims: JWTPayload, idp: ClientIdpConfig, nowSeconds: number): void {
   const audience = idp.allowAnyAudience ? undefined : idp.audience;
-  if (!Object.hasOwn(claims, 'iss')) throw new InvalidTokenError('issuer_not_trusted');
   if (audience !== undefined && !Object.hasOwn(claims, 'aud'))
     throw new InvalidTokenError('audience_mismatch');
   if (!Object.hasOwn(claims, 'exp')) throw new InvalidTokenError('claim_invalid');
-  if (claims.iss !== idp.issuer) throw new InvalidTokenError('issuer_not_trusted');
   if (audience !== undefined && !hasAudience(claims.aud, audience)) {
     throw new InvalidTokenError('audience_mismatch');
   }

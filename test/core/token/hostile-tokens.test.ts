@@ -30,7 +30,7 @@
  *   jwtVerify decoded the claims again; the verifier now reads them once.)
  */
 import assert from 'node:assert/strict';
-import { createHash, type KeyObject, sign as nodeSign } from 'node:crypto';
+import { createHash, sign as nodeSign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { JWTPayload } from 'jose';
 import type { ClientTokenVerifier } from '../../../src/core/token/index.ts';
@@ -129,7 +129,7 @@ describe('hostile tokens: JOSE structure and signatures', () => {
     const [h, p, s] = (await sign(es, good)).split('.') as [string, string, string];
     const order = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex');
     const derSigned = nodeSign('sha256', Buffer.from(`${h}.${p}`), {
-      key: es.privateKey as KeyObject,
+      key: es.privateKey,
       dsaEncoding: 'der',
     });
     const rsaToken = await sign(rsa, good);
