@@ -12,9 +12,10 @@
  * other (each with `--connections`, all pinned to the one server CPU), so all
  * of them meet the same host noise in each round; it reports each target's
  * CPU per request as a ratio to the floor's and to the first build's in the
- * same round (median of the rounds). Throughput and latency then mean little
- * (the targets share a core); the ratios are steady to a few per cent where
- * alternating runs of identical builds differ by 10 % or more.
+ * same round (median of the rounds), and each one's peak RSS. Throughput and
+ * latency then mean little (the targets share a core); the ratios are steady
+ * to a few per cent where alternating runs of identical builds differ by 10 %
+ * or more.
  *
  *   cp -r dist /tmp/dist-before   # … change, npm run build …
  *   node --import tsx bench/ab.ts /tmp/dist-before dist
@@ -186,14 +187,14 @@ async function pairedRounds(
     `\nkeys=${keys.length} connections=${connections} each, all at once; duration=${duration}s rounds=${repeats} log=${logLevel}\n`,
   );
   process.stdout.write(
-    '| target | CPU ms/req median (min–max) | × floor, same round: median (min–max) | × first build, same round |\n|---|---|---|---|\n',
+    '| target | CPU ms/req median (min–max) | × floor, same round: median (min–max) | × first build, same round | peak RSS MiB |\n|---|---|---|---|---|\n',
   );
-  servers.forEach(({ name }, i) => {
+  servers.forEach(({ name, server }, i) => {
     const c = spread(cpu[i] ?? []);
     const f = spread(toFloor[i] ?? []);
     const b = spread(toFirst[i] ?? []);
     process.stdout.write(
-      `| ${name} | ${c.median.toFixed(3)} (${c.min.toFixed(3)}–${c.max.toFixed(3)}) | ${f.median.toFixed(3)} (${f.min.toFixed(3)}–${f.max.toFixed(3)}) | ${b.median.toFixed(3)} |\n`,
+      `| ${name} | ${c.median.toFixed(3)} (${c.min.toFixed(3)}–${c.max.toFixed(3)}) | ${f.median.toFixed(3)} (${f.min.toFixed(3)}–${f.max.toFixed(3)}) | ${b.median.toFixed(3)} | ${memoryMiB(server.pid, 'VmHWM').toFixed(0)} |\n`,
     );
   });
 }
