@@ -11,7 +11,7 @@ import { InvalidRequestError, ServiceUnavailableError } from '../core/errors.ts'
 import type { CredentialBroker } from '../core/mint.ts';
 import { serverLimitOptions } from './limits.ts';
 import { handleError, registerErrorHandling } from './plugins/errors.ts';
-import { registerRequestId, requestIdOptions } from './plugins/request-id.ts';
+import { requestIdOptions } from './plugins/request-id.ts';
 import { lazyRequestLogger } from './request-logger.ts';
 import { type RequestObserver, registerCredentialRoutes } from './routes/credentials.ts';
 import {
@@ -35,6 +35,11 @@ export interface AppOptions {
   logger?: FastifyBaseLogger | false;
   /** Reported by `/health` (default: package.json's). */
   version?: string;
+  /**
+   * Headers every response carries, refusals included: the security headers
+   * (security-headers.ts). Set before anything else can answer.
+   */
+  headers?: Readonly<Record<string, string>>;
   /** Health checks (default: config only, always ready). */
   health?: HealthProbe;
   /** Audit, metrics and per-subject limits around authentication and minting. */
@@ -48,21 +53,12 @@ export interface AppOptions {
   extend?: (app: FastifyInstance) => void;
 }
 
-/** Once `close()` has begun, new requests (on kept-alive sockets) get 503 and `Connection: close`. */
-function refuseWhileClosing(app: FastifyInstance): void {
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
-  app.addHook('onRequest', (_request, reply, done) => {
-    if (!closing) return done();
-    reply.header('connection', 'close');
-    done(
-      new ServiceUnavailableError({
-        message: 'The broker is shutting down',
-        details: { reason: 'closing' },
-      }),
-    );
+/** A 503 (with `Connection: close`) for requests that arrive on kept-alive sockets once `close()` has begun. */
+function closingError(reply: FastifyReply): Error {
+  reply.header('connection', 'close');
+  return new ServiceUnavailableError({
+    message: 'The broker is shutting down',
+    details: { reason: 'closing' },
   });
 }
 
@@ -77,9 +73,30 @@ function framingError(transferEncoding: string | undefined, reply: FastifyReply)
   return new InvalidRequestError('Unsupported Transfer-Encoding');
 }
 
+/**
+ * The first hook of every request, one hook for what every answer needs: no
+ * caching (credentials, key lists and errors must never sit in a cache;
+ * nothing here should), the static headers, the request id; then the
+ * refusals no route should see (closing, unframeable body). Headers are set
+ * before any refusal, and a hook that refuses skips the hooks after it, so
+ * these come first of all.
+ */
+function edgeHook(app: FastifyInstance, headers: Readonly<Record<string, string>>): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headers);
+    reply.header('x-request-id', request.id);
+    done(closing ? closingError(reply) : framingError(request.headers['transfer-encoding'], reply));
+  });
+}
+
 /** Builds the app (call `ready()` or `listen()` on it). */
 export function buildApp(options: AppOptions): FastifyInstance {
   const { server } = options.config;
+  const headers = Object.freeze({ 'cache-control': 'no-store', ...options.headers });
   const app = Fastify({
     ...(options.logger
       ? { loggerInstance: options.logger, childLoggerFactory: lazyRequestLogger }
@@ -91,7 +108,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // A hop count becomes a trust function: fastify itself ignores numbers (trust-proxy.ts).
     trustProxy: trustProxyOption(server.trustProxy as false | number | string[]),
     // Requests arriving while closing still get a 503, but through the error
-    // handler (body format, X-Request-ID): see refuseWhileClosing.
+    // handler (body format, X-Request-ID): see edgeHook.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 100, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
@@ -101,7 +118,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
     },
+    // Refusals of the router (a malformed URL) come before any hook: the headers go on here.
     frameworkErrors: (error, request, reply) => {
+      reply.headers(headers);
       handleError(error, request, reply);
     },
   }) as unknown as FastifyInstance;
@@ -109,13 +128,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // Only JSON bodies: fastify would otherwise parse text/plain into a string.
   app.removeContentTypeParser(['text/plain']);
   registerErrorHandling(app);
-  registerRequestId(app);
-  app.addHook('onRequest', (request, reply, done) => {
-    // Credentials, key lists and errors must never sit in a cache; nothing here should.
-    reply.header('cache-control', 'no-store');
-    done(framingError(request.headers['transfer-encoding'], reply));
-  });
-  refuseWhileClosing(app);
+  edgeHook(app, headers);
   options.extend?.(app);
 
   const broker = options.broker;

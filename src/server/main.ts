@@ -165,6 +165,7 @@ function buildFor(ctx: Context, tls: TlsMaterial | undefined): FastifyInstance {
     logger: ctx.logger,
     health: options.app?.health ?? ctx.shared?.withHealth(ops.health) ?? ops.health,
     observer: options.app?.observer ?? ops.observer,
+    headers: ops.headers,
     extend: (instance) => {
       ops.extend(instance);
       options.app?.extend?.(instance);

@@ -1,7 +1,7 @@
 /**
  * The operations layer around one app: metrics, audit, health, rate limits,
  * security headers and CORS, assembled for buildApp's plug points
- * (`health`, `observer`, `extend`). Settings that may change on reload are
+ * (`headers`, `health`, `observer`, `extend`). Settings that may change on reload are
  * read through `config()`; the rest were fixed by the config at start.
  */
 import type { FastifyInstance } from 'fastify';
@@ -14,9 +14,9 @@ import { createRequestObserver } from './plugins/audit.ts';
 import { corsPlugin } from './plugins/cors.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { createSubjectLimiter, ipRateLimitPlugin } from './plugins/rate-limit.ts';
-import { securityHeadersPlugin } from './plugins/security-headers.ts';
 import type { RequestObserver } from './routes/credentials.ts';
 import type { HealthProbe } from './routes/health.ts';
+import { securityHeaders } from './security-headers.ts';
 import { memoryCounterStore } from './store/memory.ts';
 import type { CounterStore } from './store/types.ts';
 import type { BrokerMetrics } from './telemetry.ts';
@@ -52,7 +52,9 @@ export interface Operations {
   audit: AuditLog;
   health: HealthProbe & { invalidate(): void };
   observer: RequestObserver;
-  /** For buildApp's `extend`: helmet, CORS, metrics, per-IP rate limit, in that order. */
+  /** For buildApp's `headers`: the security headers (HSTS when the broker serves TLS). */
+  headers: Readonly<Record<string, string>>;
+  /** For buildApp's `extend`: CORS, metrics, per-IP rate limit, in that order. */
   extend(app: FastifyInstance): void;
 }
 
@@ -77,8 +79,6 @@ export function createOperations(options: OperationsOptions): Operations {
   const observer = createRequestObserver({ audit, metrics, limitSubject });
 
   function extend(app: FastifyInstance): void {
-    // Order matters: a 429 or a CORS answer still carries the security headers.
-    app.register(securityHeadersPlugin, { tls: started.server.tls !== undefined });
     if (started.server.cors) app.register(corsPlugin, { origins: () => config().server.cors?.origins ?? [] });
     app.register(metricsPlugin, metrics);
     app.register(ipRateLimitPlugin, {
@@ -90,5 +90,6 @@ export function createOperations(options: OperationsOptions): Operations {
     });
   }
 
-  return { audit, health, observer, extend };
+  const headers = securityHeaders({ tls: started.server.tls !== undefined });
+  return { audit, health, observer, headers, extend };
 }

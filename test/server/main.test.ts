@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type RunningBroker, startBroker } from '../../src/server/main.ts';
+import { securityHeaders } from '../../src/server/security-headers.ts';
 import { appFor, defaultOutput, providerOf, sleep, TOKENS, testConfig, world } from './helpers.ts';
 import { captureLogger } from './http.ts';
 
@@ -70,7 +71,7 @@ describe('closing', () => {
       await held;
       return defaultOutput('aws-dev', input);
     };
-    const app = appFor(w);
+    const app = appFor(w, { headers: securityHeaders({ tls: false }) });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as AddressInfo;
     const socket = connect(port, '127.0.0.1');
@@ -97,6 +98,12 @@ describe('closing', () => {
     assert.match(first ?? '', /^HTTP\/1\.1 200/);
     assert.match(second ?? '', /^HTTP\/1\.1 503/);
     assert.match(second ?? '', /x-request-id: late-1/i);
+    assert.match(
+      second ?? '',
+      /x-content-type-options: nosniff/i,
+      'the security headers, as on every answer',
+    );
+    assert.match(second ?? '', /cache-control: no-store/i);
     const errorBody = JSON.parse((second ?? '').split('\r\n\r\n')[1] ?? '{}');
     assert.equal(errorBody.error, 'SERVICE_UNAVAILABLE');
     assert.equal(errorBody.requestId, 'late-1');

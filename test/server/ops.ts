@@ -117,6 +117,7 @@ export function opsApp(
     logger,
     health: ops.health,
     observer: ops.observer,
+    headers: ops.headers,
     extend: ops.extend,
   });
   const audits = () =>

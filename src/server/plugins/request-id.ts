@@ -2,12 +2,13 @@
  * Request ids and request logs. The id is the client's `X-Request-ID` when it
  * is short and plain, else a random UUID; fastify's `genReqId` makes it
  * `request.id`, so every log line of the request carries it as `requestId`,
- * and every response echoes it. The completion line logs the path without
- * its query string: a `?token=` must never reach a log.
+ * and every response echoes it (app.ts's first hook and the error handler).
+ * The completion line logs the path without its query string: a `?token=`
+ * must never reach a log.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 
 const ACCEPTED = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -74,12 +75,4 @@ export function requestIdOptions() {
     genReqId: requestIdFor,
     logController: new RequestLog(),
   };
-}
-
-/** Echoes the id as `X-Request-ID` on every response, errors included. */
-export function registerRequestId(app: FastifyInstance): void {
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
 }

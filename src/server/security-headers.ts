@@ -5,19 +5,19 @@
  * JSON as something else; HSTS is sent only when the broker itself serves
  * TLS (over plain HTTP a browser ignores it, and the proxy in front sets it).
  *
- * The headers do not depend on the request, so helmet runs once, at
- * registration, and every response gets the same precomputed set in one
- * hook (helmet's fastify plugin rebuilds its middleware on every request).
+ * The headers do not depend on the request, so helmet runs once, at start,
+ * and buildApp sets the precomputed set first thing on every request (and on
+ * answers the router gives before any hook runs), so no later refusal can
+ * leave them off. (helmet's fastify plugin rebuilds its middleware on every
+ * request.)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
 import helmet from 'helmet';
-import { rootPlugin } from './root.ts';
 
 /** HSTS max-age, seconds (one year). */
 export const HSTS_MAX_AGE = 31_536_000;
 
-/** Options of {@link securityHeadersPlugin}. */
+/** Options of {@link securityHeaders}. */
 export interface SecurityHeaderOptions {
   /** The broker serves HTTPS itself: send Strict-Transport-Security. */
   tls: boolean;
@@ -55,14 +55,3 @@ export function securityHeaders(options: SecurityHeaderOptions): Readonly<Record
   });
   return Object.freeze(headers);
 }
-
-/** Sets the security headers on every response of the root instance, 404s and errors included. */
-export const securityHeadersPlugin = rootPlugin(
-  async (app: FastifyInstance, options: SecurityHeaderOptions) => {
-    const headers = securityHeaders(options);
-    app.addHook('onRequest', (_request, reply, done) => {
-      reply.headers(headers);
-      done();
-    });
-  },
-);
