@@ -1,8 +1,9 @@
 /**
  * The operations layer around one app: metrics, audit, health, rate limits,
  * security headers and CORS, assembled for buildApp's plug points
- * (`headers`, `health`, `observer`, `extend`). Settings that may change on reload are
- * read through `config()`; the rest were fixed by the config at start.
+ * (`headers`, `health`, `observer`, `extend`). Settings that may change on
+ * reload are read through `config()`; the rest were fixed by the config at
+ * start.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config, LoggingConfig } from '../core/config/schema.ts';
