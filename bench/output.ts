@@ -7,7 +7,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliStartup } from './cli-startup.ts';
 import type { PeerStats } from './peers.ts';
-import { ratioTable, resultsTable, type Summary, type TargetResult, targetsTable } from './report.ts';
+import {
+  type PairedRound,
+  ratioTable,
+  resultsTable,
+  type Summary,
+  type TargetResult,
+  targetsTable,
+} from './report.ts';
 
 const RESULTS = resolve(dirname(fileURLToPath(import.meta.url)), 'results');
 
@@ -15,6 +22,8 @@ const RESULTS = resolve(dirname(fileURLToPath(import.meta.url)), 'results');
 export interface RunReport {
   summaries: Summary[];
   targets: TargetResult[];
+  /** The 10- and 10,000-identity brokers loaded together, round by round. */
+  identityRounds: PairedRound[];
   memory: Record<string, Record<string, number>>;
   cli: CliStartup;
   logging: {
@@ -38,6 +47,9 @@ export function printReport(result: RunReport): void {
     '## Ratios against the raw floor (undici, no SDK)',
     ratioTable(result.summaries, 'floor-raw'),
     '',
+    '## 10 vs 10,000 identities, loaded together',
+    pairedTable(result.identityRounds),
+    '',
     '## Targets',
     targetsTable(result.targets),
     '',
@@ -48,6 +60,18 @@ export function printReport(result: RunReport): void {
     `STS peer: ${result.peers.stsRequests} requests, ${result.peers.stsTokenVerifications} broker-token verifications, ${result.peers.stsJwksFetches} JWKS fetches`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+function pairedTable(rounds: readonly PairedRound[]): string {
+  const rows = rounds.map(
+    (r) =>
+      `| ${r.round} | ${r.small.cpuMsPerRequest.toFixed(3)} | ${r.large.cpuMsPerRequest.toFixed(3)} | ${(r.large.cpuMsPerRequest / r.small.cpuMsPerRequest).toFixed(2)} | ${r.small.rps.toFixed(0)} | ${r.large.rps.toFixed(0)} | ${r.small.failures + r.large.failures} |`,
+  );
+  return [
+    '| round | CPU ms/req, 10 | CPU ms/req, 10,000 | 10,000 ÷ 10 | req/s, 10 | req/s, 10,000 | failed |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 /** Writes `data` to bench/results/NAME.json; returns the path. */

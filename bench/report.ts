@@ -14,6 +14,19 @@ export interface Run extends Measurement {
   repeat: number;
 }
 
+/**
+ * One round of two brokers loaded at the same time on the one server core
+ * (the identity-count comparison): each one's CPU per answered request and
+ * throughput in that round. Both meet the same host speed, which on a shared
+ * machine moves by tens of per cent between consecutive runs.
+ */
+export interface PairedRound {
+  round: number;
+  connections: number;
+  small: { target: string; rps: number; cpuMsPerRequest: number; failures: number };
+  large: { target: string; rps: number; cpuMsPerRequest: number; failures: number };
+}
+
 /** Median and range of one metric. */
 export interface Spread {
   median: number;

@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureCliStartup } from './cli-startup.ts';
 import { KEY_NAMES } from './config.ts';
-import { type LoadOptions, measure, warmUp } from './measure.ts';
+import { type LoadOptions, type Measurement, measure, warmUp } from './measure.ts';
 import { printReport, writeResults } from './output.ts';
 import type { PeerStats } from './peers.ts';
 import { type CpuPlan, memoryMiB, pinProcess, planCpus, type ServerProcess } from './procs.ts';
 import { runProfile } from './profile-run.ts';
-import { type Run, summarize } from './report.ts';
+import { type PairedRound, type Run, summarize } from './report.ts';
 import { type BrokerCounts, judgeTargets } from './targets.ts';
 import {
   BIN,
@@ -257,8 +257,46 @@ async function startVariant(ctx: Context, v: Variant, connections: number) {
 }
 
 /**
+ * Rounds of `small` and `large` loaded at the same time (half the
+ * connections each, both on the server core), so each round compares them at
+ * one host speed: the identity-count target is judged on these.
+ */
+async function pairedRounds(ctx: Context, small: Target, large: Target, connections: number) {
+  const each = Math.max(1, Math.round(connections / 2));
+  const side = (t: Target, m: Measurement) => ({
+    target: t.name,
+    rps: m.rps,
+    cpuMsPerRequest: m.cpuMsPerRequest,
+    failures: m.non2xx + m.errors + m.timeouts,
+  });
+  const rounds: PairedRound[] = [];
+  const count = Math.max(ctx.plan.repeats * 2, 3);
+  for (let round = 1; round <= count; round++) {
+    const [s, l] = (await Promise.all(
+      [small, large].map((t) =>
+        measure(load(ctx, t.server, t.tokens, t.keys, each), {
+          server: t.server.pid,
+          peers: ctx.peers.pid,
+          serverCore: ctx.cpus.server,
+          loadCore: ctx.cpus.load,
+        }),
+      ),
+    )) as [Measurement, Measurement];
+    const r: PairedRound = { round, connections: each, small: side(small, s), large: side(large, l) };
+    rounds.push(r);
+    log(
+      `identities paired #${round}: ${r.small.target} ${r.small.cpuMsPerRequest.toFixed(3)} ms/req ${r.small.rps.toFixed(0)} req/s, ` +
+        `${r.large.target} ${r.large.cpuMsPerRequest.toFixed(3)} ms/req ${r.large.rps.toFixed(0)} req/s ` +
+        `(10,000 ÷ 10 CPU: ${(r.large.cpuMsPerRequest / r.small.cpuMsPerRequest).toFixed(2)})`,
+    );
+  }
+  return rounds;
+}
+
+/**
  * The broker with 10 and with 10,000 identities, and with 500 at log level
- * info (audit events and request lines written), alternating, 1 key.
+ * info (audit events and request lines written), alternating, 1 key; then
+ * the 10 and 10,000 brokers in paired rounds ({@link pairedRounds}).
  */
 async function variantsPhase(ctx: Context) {
   const c = Math.max(...ctx.plan.connections);
@@ -272,6 +310,7 @@ async function variantsPhase(ctx: Context) {
   const targets = started.map((s) => s.target);
   const before = await ctx.peers.stats();
   await alternate(ctx, 'variants', targets, c);
+  const paired = await pairedRounds(ctx, targets[0] as Target, targets[1] as Target, c);
   const after = await ctx.peers.stats();
   // Every broker is warm by now: any fetch during the measured runs is one too many.
   const measured = deltaCounts('variant brokers, measured runs', before, after, IDPS, 0, 1);
@@ -285,9 +324,7 @@ async function variantsPhase(ctx: Context) {
     measured,
     memory,
     logInfo: logInfo && { lines: logInfo.lines, levels: logInfo.levels, messages: logInfo.messages },
-    connections: c,
-    small: variants[0]?.name as string,
-    large: variants[1]?.name as string,
+    paired,
   };
 }
 
@@ -344,7 +381,7 @@ async function benchmark(ctx: Context) {
     floor: 'floor',
     brokerPeakMiB: matrix.memory.broker.peakMiB,
     counts: [matrix.counts, ...ids.counts],
-    identities: { small: ids.small, large: ids.large, connections: ids.connections },
+    identities: ids.paired,
     cliVersionMs: cli.version.median,
   });
   const extra = ids.measured.jwksFetches.reduce((a, b) => a + b, 0) + ids.measured.brokerTokenRequests;
@@ -366,6 +403,7 @@ async function benchmark(ctx: Context) {
   return {
     summaries,
     targets,
+    identityRounds: ids.paired,
     memory,
     counts: [matrix.counts, ...ids.counts, ids.measured],
     cli,

@@ -3,7 +3,7 @@
  * Every target is judged at every connection count measured: a target that
  * holds at one load and not another is a FAIL, not an average.
  */
-import { f1, f2, find, type Summary, type TargetResult } from './report.ts';
+import { f1, f2, find, type PairedRound, type Summary, spread, type TargetResult } from './report.ts';
 
 /** Upstream counts of one broker process. */
 export interface BrokerCounts {
@@ -27,8 +27,8 @@ export interface TargetInputs {
   /** Peak RSS (VmHWM) of the main broker, MiB. */
   brokerPeakMiB: number;
   counts: readonly BrokerCounts[];
-  /** Identity-scaling targets, when measured. */
-  identities?: { small: string; large: string; connections: number };
+  /** Identity-scaling targets, when measured: rounds of the two brokers loaded together. */
+  identities?: readonly PairedRound[];
   cliVersionMs: number;
 }
 
@@ -102,28 +102,40 @@ function loadTargets(inputs: TargetInputs): TargetResult[] {
   return [...throughputTargets(inputs), ...latencyTargets(inputs), ...threeKeyTargets(inputs)];
 }
 
-/** The issue speaks of cost: judged on CPU per request and on throughput, medians of the repeats. */
-function identityTarget(inputs: TargetInputs): TargetResult[] {
-  const spec = inputs.identities;
-  if (!spec) return [];
-  const small = find(inputs.summaries, spec.small, 1, spec.connections);
-  const large = find(inputs.summaries, spec.large, 1, spec.connections);
-  const apart = (a: number, b: number) => Math.abs(a - b) / Math.max(a, b);
-  const rps = [small?.rps.median ?? MISSING, large?.rps.median ?? MISSING] as const;
-  const cpu = [small?.cpuMsPerRequest.median ?? MISSING, large?.cpuMsPerRequest.median ?? MISSING] as const;
-  const label = `10 vs 10,000 identities, 1 key, ${spec.connections} conns`;
+/**
+ * The issue speaks of cost: judged on CPU per request and on throughput,
+ * each as the median over rounds of the ratio between the two brokers in the
+ * same round (loaded together, so both met the same host speed). Alternating
+ * runs, minutes apart, moved by more than the 10 % being judged (the
+ * 10-identity broker came out 21 % *dearer* than the 10,000-identity one in
+ * bench/results/2026-12-04-3.json); they are still in the results table.
+ */
+export function identityTargets(inputs: Pick<TargetInputs, 'identities'>): TargetResult[] {
+  const rounds = inputs.identities;
+  if (!rounds) return [];
+  const first = rounds[0];
+  if (!first) {
+    return [{ name: '10 vs 10,000 identities', value: 'no rounds measured', limit: 'measured', pass: false }];
+  }
+  const failures = rounds.reduce((n, r) => n + r.small.failures + r.large.failures, 0);
+  const apart = (ratio: number) => Math.abs(ratio - 1) / Math.max(ratio, 1);
+  // large ÷ small: above 1 means the larger config costs more (or serves less).
+  const cpu = spread(rounds.map((r) => r.large.cpuMsPerRequest / r.small.cpuMsPerRequest));
+  const rps = spread(rounds.map((r) => r.small.rps / r.large.rps));
+  const label = `10 vs 10,000 identities, 1 key, ${first.connections} conns each, loaded together, ${rounds.length} rounds`;
+  const show = (s: typeof cpu) => `${f2(s.median)} (${f2(s.min)}–${f2(s.max)})`;
   return [
     {
       name: `${label}, CPU per request`,
-      value: `${cpu[0].toFixed(3)} vs ${cpu[1].toFixed(3)} ms (${f1(apart(...cpu) * 100)}% apart)`,
-      limit: '≤ 10% apart',
-      pass: apart(...cpu) <= 0.1,
+      value: `10,000 ÷ 10: ${show(cpu)}, median ${f1(apart(cpu.median) * 100)}% apart; ${failures} failed answers`,
+      limit: '≤ 10% apart, 0 failed',
+      pass: apart(cpu.median) <= 0.1 && failures === 0,
     },
     {
       name: `${label}, throughput`,
-      value: `${rps[0].toFixed(0)} vs ${rps[1].toFixed(0)} req/s (${f1(apart(...rps) * 100)}% apart)`,
+      value: `10 ÷ 10,000: ${show(rps)}, median ${f1(apart(rps.median) * 100)}% apart`,
       limit: '≤ 10% apart',
-      pass: apart(...rps) <= 0.1,
+      pass: apart(rps.median) <= 0.1,
     },
   ];
 }
@@ -174,7 +186,7 @@ export function judgeTargets(inputs: TargetInputs): TargetResult[] {
       pass: inputs.brokerPeakMiB <= 150,
     },
     ...upstreamTargets(inputs),
-    ...identityTarget(inputs),
+    ...identityTargets(inputs),
     {
       name: '`voidkey version` start-up (median)',
       value: `${f1(inputs.cliVersionMs)} ms`,
