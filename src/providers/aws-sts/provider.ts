@@ -22,7 +22,7 @@ import type { ProviderDeps } from '../index.ts';
 import { withRetry } from '../retry.ts';
 import { createStsClient, type HopCredentials, type StsClientHandle } from './client.ts';
 import { isRetryableStsError, toUpstreamError } from './errors.ts';
-import { deriveSessionName, packPolicy, policyArns, sessionTags, sourceIdentity } from './request-parts.ts';
+import { packPolicy, policyArns, sessionNames, sessionTags, sourceIdentity } from './request-parts.ts';
 
 /** The two dialects of the protocol. */
 export type StsFlavor = 'aws-sts' | 'minio';
@@ -54,6 +54,7 @@ export function createStsProvider(
       ...(deps.env ? { env: deps.env } : {}),
     }),
     call: stsCaller(config.name, deps),
+    sessionName: sessionNames(),
   };
   return {
     name: config.name,
@@ -74,6 +75,8 @@ interface StsContext {
   chainedMax: number;
   sts: StsClientHandle;
   call: ReturnType<typeof stsCaller>;
+  /** Default RoleSessionName of a caller (remembered for this provider's life). */
+  sessionName: ReturnType<typeof sessionNames>;
 }
 
 /** One mint: AssumeRoleWithWebIdentity, then (aws-sts with `assumeRole`) AssumeRole with that session. */
@@ -81,7 +84,7 @@ async function mintSts(ctx: StsContext, input: MintInput): Promise<MintOutput> {
   const { key, signal } = input;
   const { client, assumeRoleWithWebIdentity, withCredentials } = ctx.sts;
   if (ctx.flavor === 'aws-sts' && !key.roleArn) throw refuse('the key names no roleArn');
-  const sessionName = key.roleSessionName ?? deriveSessionName(input.issuer, input.subject);
+  const sessionName = key.roleSessionName ?? ctx.sessionName(input.issuer, input.subject);
   const duration = Math.max(ctx.durations.min, input.durationSeconds ?? ctx.durations.default);
   const chain = ctx.flavor === 'aws-sts' ? key.assumeRole : undefined;
   // Checked before any call: a key outside AWS's limits never reaches STS.

@@ -25,39 +25,38 @@ export function sanitise(value: string): string {
  * keeps distinct subjects distinct, always fits.
  */
 export function deriveSessionName(iss: string, sub: string): string {
-  // By issuer, then subject: the issuer is the config's own string, whose hash V8 keeps; a joined
-  // key would be a new string to flatten and hash on every mint.
-  let bySubject = sessionNames.get(iss);
-  if (bySubject === undefined) {
-    bySubject = new Map();
-    sessionNames.set(iss, bySubject);
-  }
-  let name = bySubject.get(sub);
-  if (name === undefined) {
-    name = sessionNameOf(iss, sub);
-    // Identities are bounded by the config; the cap only guards memory against churn.
-    if (cachedNames >= SESSION_NAME_CACHE) {
-      sessionNames.clear();
-      cachedNames = 0;
-      bySubject = new Map();
-      sessionNames.set(iss, bySubject);
-    }
-    bySubject.set(sub, name);
-    cachedNames++;
-  }
-  return name;
-}
-
-/** Derived names by issuer and subject: a mint names every key's session the same way, every time. */
-const sessionNames = new Map<string, Map<string, string>>();
-const SESSION_NAME_CACHE = 10_000;
-let cachedNames = 0;
-
-function sessionNameOf(iss: string, sub: string): string {
   const hash = createHash('sha256').update(`${iss}|${sub}`).digest('hex').slice(0, 8);
   const room = MAX_NAME - PREFIX.length - 1 - hash.length;
   const subject = sanitise(sub).slice(0, room).replace(/-+$/, '');
   return subject ? `${PREFIX}${subject}-${hash}` : `${PREFIX}${hash}`;
+}
+
+/**
+ * {@link deriveSessionName}, remembered per issuer and subject: a mint names
+ * every key's session the same way, every time. One per provider instance,
+ * which lives as long as its config snapshot: a provider is only asked to
+ * mint for a configured identity, so the names it keeps are bounded by the
+ * config, and a reload drops them with the provider. (A process-wide cache
+ * needed a cap, and cleared itself whenever more identities than the cap
+ * took turns.)
+ */
+export function sessionNames(): (iss: string, sub: string) => string {
+  // By issuer, then subject: the issuer is the config's own string, whose hash V8 keeps; a joined
+  // key would be a new string to flatten and hash on every mint.
+  const byIssuer = new Map<string, Map<string, string>>();
+  return (iss, sub) => {
+    let bySubject = byIssuer.get(iss);
+    if (bySubject === undefined) {
+      bySubject = new Map();
+      byIssuer.set(iss, bySubject);
+    }
+    let name = bySubject.get(sub);
+    if (name === undefined) {
+      name = deriveSessionName(iss, sub);
+      bySubject.set(sub, name);
+    }
+    return name;
+  };
 }
 
 /** SourceIdentity from the subject: sanitised, 2–64 chars. */

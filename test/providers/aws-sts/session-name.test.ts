@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { deriveSessionName, sanitise, sourceIdentity } from '../../../src/providers/aws-sts/index.ts';
+import { sessionNames } from '../../../src/providers/aws-sts/request-parts.ts';
 
 const ISS = 'https://token.actions.githubusercontent.com';
 const hash8 = (iss: string, sub: string) =>
@@ -45,12 +46,21 @@ describe('session names', () => {
     assert.notEqual(deriveSessionName(ISS, 'a'), deriveSessionName('https://other.example', 'a'));
   });
 
-  test('a cached name is the one derived for that issuer and subject, not for a look-alike pair', () => {
+  test('a remembered name is the one derived for that issuer and subject, not for a look-alike pair', () => {
     // Joined with `|`, ("x|a", "b") and ("x", "a|b") are one string; their names differ in the subject part.
-    const first = deriveSessionName('x|a', 'b');
+    const named = sessionNames();
+    const first = named('x|a', 'b');
     assert.equal(first, `voidkey-b-${hash8('x|a', 'b')}`);
-    assert.equal(deriveSessionName('x', 'a|b'), `voidkey-a-b-${hash8('x', 'a|b')}`);
-    assert.equal(deriveSessionName('x|a', 'b'), first);
+    assert.equal(named('x', 'a|b'), `voidkey-a-b-${hash8('x', 'a|b')}`);
+    assert.equal(named('x|a', 'b'), first);
+    for (const [iss, sub] of [
+      [ISS, 'repo:org/app:ref:refs/heads/main'],
+      [ISS, '///'],
+      ['https://other.example', 'repo:org/app:ref:refs/heads/main'],
+    ] as const) {
+      assert.equal(named(iss, sub), deriveSessionName(iss, sub));
+      assert.equal(named(iss, sub), deriveSessionName(iss, sub), 'the second, remembered answer too');
+    }
   });
 
   test('every derived name is 2–64 characters of [\\w+=,.@-] and ends with the hash', () => {
