@@ -171,7 +171,11 @@ function verifyOptions(idp: ClientIdpConfig): VerifyOptions {
  * the IdP's clock tolerance. (`iss`, which jose checks first, chose `idp` by
  * exact match in selectIdp, so it is present and equal here.)
  */
-function checkRegisteredClaims(claims: JWTPayload, idp: ClientIdpConfig, nowSeconds: number): void {
+function checkRegisteredClaims(
+  claims: JWTPayload,
+  idp: ClientIdpConfig,
+  nowSeconds: number,
+): asserts claims is JWTPayload & { exp: number } {
   const audience = idp.allowAnyAudience ? undefined : idp.audience;
   if (audience !== undefined && !Object.hasOwn(claims, 'aud'))
     throw new InvalidTokenError('audience_mismatch');
@@ -198,10 +202,13 @@ function hasAudience(aud: unknown, audience: string | readonly string[]): boolea
   return Array.isArray(aud) && audience.some((one) => aud.includes(one));
 }
 
-/** Rules jose does not apply: `iat` in the future, lifetime cap, `sub` shape. */
-function checkBrokerClaims(claims: JWTPayload, idp: ClientIdpConfig, nowSeconds: number): void {
+/** Rules jose does not apply: `iat` in the future, lifetime cap, `sub` shape (after the registered claims). */
+function checkBrokerClaims(
+  claims: JWTPayload & { exp: number },
+  idp: ClientIdpConfig,
+  nowSeconds: number,
+): void {
   const { iat, exp, sub } = claims;
-  if (typeof exp !== 'number') throw new InvalidTokenError('claim_invalid');
   if (typeof iat === 'number' && iat > nowSeconds + idp.clockTolerance) {
     throw new InvalidTokenError('issued_in_future');
   }
