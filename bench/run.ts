@@ -18,7 +18,7 @@ import { printReport, writeResults } from './output.ts';
 import type { PeerStats } from './peers.ts';
 import { type CpuPlan, memoryMiB, pinProcess, planCpus, type ServerProcess } from './procs.ts';
 import { runProfile } from './profile-run.ts';
-import { type PairedRound, type Run, summarize } from './report.ts';
+import { type PairedRound, type Run, remeasureReason, summarize } from './report.ts';
 import { type BrokerCounts, judgeTargets } from './targets.ts';
 import {
   BIN,
@@ -58,7 +58,7 @@ function planFrom(argv: string[]): Plan {
   const quick = values.quick === true;
   const plan: Plan = quick
     ? { mode: 'quick', duration: 3, warmup: 1, repeats: 1, connections: [10], cliRuns: 5, mintRuns: 3 }
-    : { mode: 'full', duration: 10, warmup: 3, repeats: 3, connections: [10, 50], cliRuns: 20, mintRuns: 10 };
+    : { mode: 'full', duration: 8, warmup: 3, repeats: 5, connections: [10, 50], cliRuns: 20, mintRuns: 10 };
   if (values.profile) plan.mode = 'profile';
   if (values.duration) plan.duration = Number(values.duration);
   if (values.repeats) plan.repeats = Number(values.repeats);
@@ -106,7 +106,9 @@ interface Target {
  * Warms each target, then measures them in rotating order, `repeats` times.
  * The targets of one call are measured interleaved in time, so comparisons
  * between them (broker against floor, 3 keys against 1) meet the same drift
- * of the host.
+ * of the host. A run during which other tenants took more than a small share
+ * of the server core is measured again, up to twice (report.ts
+ * `remeasureReason`); the discarded runs stay in the results, marked.
  */
 async function alternate(
   ctx: Context,
@@ -122,16 +124,28 @@ async function alternate(
     for (const t of order) {
       const { keys } = t;
       const options = load(ctx, t.server, t.tokens, keys, connections);
-      const m = await measure(options, {
-        server: t.server.pid,
-        peers: ctx.peers.pid,
-        serverCore: ctx.cpus.server,
-        loadCore: ctx.cpus.load,
-      });
-      ctx.runs.push({ phase, target: t.name, keys, connections, repeat, ...m });
-      log(
-        `${phase} ${t.name} keys=${keys} c=${connections} #${repeat + 1}: ${m.rps.toFixed(0)} req/s p50 ${m.p50.toFixed(2)} p99 ${m.p99.toFixed(2)} ms cpu ${m.serverCpu.toFixed(2)} others ${m.foreignCpu.toFixed(2)} loadcore ${m.loadCoreBusy.toFixed(2)} failed ${m.non2xx + m.errors + m.timeouts}${m.failureSamples.length > 0 ? ` ${JSON.stringify(m.statuses)} e.g. ${m.failureSamples[0]}` : ''}`,
-      );
+      for (let retries = 0; ; retries++) {
+        const m = await measure(options, {
+          server: t.server.pid,
+          peers: ctx.peers.pid,
+          serverCore: ctx.cpus.server,
+          loadCore: ctx.cpus.load,
+        });
+        const discarded = remeasureReason(m, retries);
+        ctx.runs.push({
+          phase,
+          target: t.name,
+          keys,
+          connections,
+          repeat,
+          ...m,
+          ...(discarded && { discarded }),
+        });
+        log(
+          `${phase} ${t.name} keys=${keys} c=${connections} #${repeat + 1}: ${m.rps.toFixed(0)} req/s p50 ${m.p50.toFixed(2)} p99 ${m.p99.toFixed(2)} ms cpu ${m.serverCpu.toFixed(2)} others ${m.foreignCpu.toFixed(2)} loadcore ${m.loadCoreBusy.toFixed(2)} failed ${m.non2xx + m.errors + m.timeouts}${m.failureSamples.length > 0 ? ` ${JSON.stringify(m.statuses)} e.g. ${m.failureSamples[0]}` : ''}${discarded ? ` — measured again: ${discarded}` : ''}`,
+        );
+        if (!discarded) break;
+      }
     }
   }
 }
