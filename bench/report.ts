@@ -36,7 +36,7 @@ export function remeasureReason(
   retriesSpent: number,
 ): string | undefined {
   if (!(m.foreignCpu > FOREIGN_CPU_LIMIT) || retriesSpent >= REMEASURES) return undefined;
-  return `other tenants took ${m.foreignCpu.toFixed(2)} of the server core (limit ${FOREIGN_CPU_LIMIT})`;
+  return `other tenants took ${m.foreignCpu.toFixed(3)} of the server core (limit ${FOREIGN_CPU_LIMIT})`;
 }
 
 /**

@@ -49,7 +49,7 @@ describe('runs shared with other tenants', () => {
   test('a run is measured again when others took more, with the share in the reason', () => {
     assert.equal(
       remeasureReason({ foreignCpu: 0.25 }, 0),
-      `other tenants took 0.25 of the server core (limit ${FOREIGN_CPU_LIMIT})`,
+      `other tenants took 0.250 of the server core (limit ${FOREIGN_CPU_LIMIT})`,
     );
     assert.ok(remeasureReason({ foreignCpu: 0.06 }, REMEASURES - 1));
   });
