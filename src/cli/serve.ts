@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/config/index.ts';
 import type { LoggingConfig } from '../core/config/schema.ts';
-import { collectGarbage, tuneHeapGrowth } from '../server/heap.ts';
+import { tuneHeapGrowth } from '../server/heap.ts';
 import { createLogger, startBroker } from '../server/main.ts';
 
 const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]
@@ -112,8 +112,6 @@ export async function run(
   }
 
   const { config } = loaded;
-  // What loading left behind goes now, before serving (heap.ts).
-  collectGarbage();
   const logger = createLogger(config.logging as LoggingConfig);
   for (const warning of startWarnings(config, loaded.warnings))
     logger.warn({ warning }, `config: ${warning}`);

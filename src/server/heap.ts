@@ -1,8 +1,4 @@
 /**
- * The broker's two heap settings, applied by `voidkey serve`: how far the
- * heap may grow between full collections, and one full collection once the
- * config is loaded ({@link collectGarbage}).
- *
  * How far V8 lets the heap grow between full collections. By default it
  * grows the old generation up to about four times what survived the last
  * one; a broker under load allocates fast (~180 KB per mint, mostly the AWS
@@ -17,7 +13,6 @@
  * applies to the whole run.
  */
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** The broker's default, percent of the live heap. */
 export const HEAP_GROWING_PERCENT = 50;
@@ -32,22 +27,4 @@ export function heapGrowthFlag(execArgv: readonly string[]): string | undefined 
 export function tuneHeapGrowth(execArgv: readonly string[] = process.execArgv): void {
   const flag = heapGrowthFlag(execArgv);
   if (flag) setFlagsFromString(flag);
-}
-
-/**
- * One full garbage collection, for the moment after start-up work that
- * leaves a lot of dead heap behind. Loading a large config does (the YAML
- * document, substitution and validation: ~220 MB allocated for 10,000
- * identities), and with the growth limit V8 sets while the heap is that
- * large it may not collect the old generation for minutes: under load such
- * a broker kept ~250 MiB of dead heap, and its young-generation collections
- * cost ~25 % more per request beside it (docs/performance.md). Node offers
- * no collection call without `--expose-gc`, so the flag is set for the
- * moment and `gc` is taken from a fresh context; the main context's
- * globals are left as they were.
- */
-export function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  gc();
 }
