@@ -10,9 +10,9 @@
  * otherwise be counted as the provider's cost.
  */
 import { parseArgs } from 'node:util';
-import { BROKER_CLIENT_ID, PROVIDER_NAME, STS_AUDIENCE } from './config.ts';
+import { brokerToken, compareCallCost, showSpread } from './call-cost.ts';
+import { PROVIDER_NAME, STS_AUDIENCE } from './config.ts';
 import { pinProcess, planCpus } from './procs.ts';
-import { spread } from './report.ts';
 import { startPeersProcess } from './world.ts';
 
 const { values } = parseArgs({
@@ -41,29 +41,6 @@ const [{ createAwsStsProvider }, { createStsClient }, { requestDeadline }, { cre
 
 const ROLE = 'arn:aws:iam::123456789012:role/bench-1-a';
 const SUBJECT = 'repo:bench-org/service-1:ref:refs/heads/main';
-
-async function brokerToken(endpoint: string, secret: string): Promise<string> {
-  const basic = Buffer.from(`${BROKER_CLIENT_ID}:${secret}`).toString('base64');
-  const res = await fetch(endpoint, {
-    method: 'POST',
-    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', audience: STS_AUDIENCE }),
-  });
-  if (res.status !== 200) throw new Error(`broker token request answered ${res.status}`);
-  return ((await res.json()) as { access_token: string }).access_token;
-}
-
-/** CPU µs per call of `call`, made `calls` times by `concurrency` workers. */
-async function batch(call: () => Promise<unknown>): Promise<number> {
-  const started = process.cpuUsage();
-  let left = calls;
-  const worker = async () => {
-    while (left-- > 0) await call();
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const used = process.cpuUsage(started);
-  return (used.user + used.system) / calls;
-}
 
 async function main(): Promise<void> {
   const cpus = planCpus();
@@ -109,28 +86,13 @@ async function main(): Promise<void> {
         deadline.clear();
       }
     };
-    // Warm both paths (JIT, sockets) before anything counts.
-    await batch(floorCall);
-    await batch(brokerCall);
-    const floor: number[] = [];
-    const broker: number[] = [];
-    const difference: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const f = await batch(floorCall);
-      const b = await batch(brokerCall);
-      floor.push(f);
-      broker.push(b);
-      difference.push(b - f);
-    }
-    const show = (xs: number[]) => {
-      const s = spread(xs);
-      return `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
-    };
+    const plan = { rounds, calls, concurrency };
+    const cost = await compareCallCost(floorCall, brokerCall, plan);
     process.stdout.write(
       `CPU µs per STS call, median (min–max) of ${rounds} rounds × ${calls} calls, ${concurrency} at a time:\n` +
-        `  floor (bare SDK call):            ${show(floor)}\n` +
-        `  broker (provider.mint, deadline): ${show(broker)}\n` +
-        `  broker − floor, same round:       ${show(difference)}\n`,
+        `  floor (bare SDK call):            ${showSpread(cost.a)}\n` +
+        `  broker (provider.mint, deadline): ${showSpread(cost.b)}\n` +
+        `  broker − floor, same round:       ${showSpread(cost.difference)}\n`,
     );
   } finally {
     await peers.close();

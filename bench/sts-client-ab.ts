@@ -10,9 +10,8 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BROKER_CLIENT_ID, STS_AUDIENCE } from './config.ts';
+import { brokerToken, compareCallCost, showSpread } from './call-cost.ts';
 import { pinProcess, planCpus } from './procs.ts';
-import { spread } from './report.ts';
 import { startPeersProcess } from './world.ts';
 
 type CreateStsClient = typeof import('../src/providers/aws-sts/client.ts').createStsClient;
@@ -42,29 +41,6 @@ async function factory(dist: string): Promise<CreateStsClient> {
   return module.createStsClient;
 }
 
-async function brokerToken(endpoint: string, secret: string): Promise<string> {
-  const basic = Buffer.from(`${BROKER_CLIENT_ID}:${secret}`).toString('base64');
-  const res = await fetch(endpoint, {
-    method: 'POST',
-    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', audience: STS_AUDIENCE }),
-  });
-  if (res.status !== 200) throw new Error(`broker token request answered ${res.status}`);
-  return ((await res.json()) as { access_token: string }).access_token;
-}
-
-/** CPU µs per call of `call`, made `calls` times by `concurrency` workers. */
-async function batch(call: () => Promise<unknown>): Promise<number> {
-  const started = process.cpuUsage();
-  let left = calls;
-  const worker = async () => {
-    while (left-- > 0) await call();
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const used = process.cpuUsage(started);
-  return (used.user + used.system) / calls;
-}
-
 async function main(a: string, b: string): Promise<void> {
   const [createA, createB] = await Promise.all([factory(a), factory(b)]);
   const cpus = planCpus();
@@ -83,28 +59,11 @@ async function main(a: string, b: string): Promise<void> {
           signal,
         );
     };
-    const callA = caller(createA);
-    const callB = caller(createB);
-    // Warm both (JIT, sockets) before anything counts.
-    await batch(callA);
-    await batch(callB);
-    const xa: number[] = [];
-    const xb: number[] = [];
-    const difference: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const ua = await batch(callA);
-      const ub = await batch(callB);
-      xa.push(ua);
-      xb.push(ub);
-      difference.push(ub - ua);
-    }
-    const show = (xs: number[]) => {
-      const s = spread(xs);
-      return `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
-    };
+    const cost = await compareCallCost(caller(createA), caller(createB), { rounds, calls, concurrency });
     process.stdout.write(
       `CPU µs per STS call, median (min–max) of ${rounds} rounds × ${calls} calls, ${concurrency} at a time:\n` +
-        `  A ${a}: ${show(xa)}\n  B ${b}: ${show(xb)}\n  B − A, same round: ${show(difference)}\n`,
+        `  A ${a}: ${showSpread(cost.a)}\n  B ${b}: ${showSpread(cost.b)}\n` +
+        `  B − A, same round: ${showSpread(cost.difference)}\n`,
     );
   } finally {
     await peers.close();
