@@ -149,7 +149,7 @@ export function createStsClient(options: StsClientOptions): StsClientHandle {
  * never retried — stsCaller does, inside the request's deadline — but it
  * still ran on every call: a token bucket, two awaits and a UUID for two
  * informational headers (`amz-sdk-invocation-id`, `amz-sdk-request`),
- * ~30 µs of client CPU per call (docs/performance.md).
+ * 34–40 µs of client CPU per call (docs/performance.md).
  */
 function withoutSdkRetries(client: STSClient): void {
   client.middlewareStack.add((next) => next, {
