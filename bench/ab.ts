@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { KEY_NAMES } from './config.ts';
 import { measure, warmUp } from './measure.ts';
 import { memoryMiB, pinProcess, planCpus, type ServerProcess } from './procs.ts';
-import { spread } from './report.ts';
+import { f3, range, spread } from './report.ts';
 import { checkServer, startBrokerProcess, startFloorProcess, startPeersProcess } from './world.ts';
 
 const { values, positionals } = parseArgs({
@@ -194,7 +194,7 @@ async function pairedRounds(
     const f = spread(toFloor[i] ?? []);
     const b = spread(toFirst[i] ?? []);
     process.stdout.write(
-      `| ${name} | ${c.median.toFixed(3)} (${c.min.toFixed(3)}–${c.max.toFixed(3)}) | ${f.median.toFixed(3)} (${f.min.toFixed(3)}–${f.max.toFixed(3)}) | ${b.median.toFixed(3)} | ${memoryMiB(server.pid, 'VmHWM').toFixed(0)} |\n`,
+      `| ${name} | ${range(c, f3)} | ${range(f, f3)} | ${b.median.toFixed(3)} | ${memoryMiB(server.pid, 'VmHWM').toFixed(0)} |\n`,
     );
   });
 }

@@ -4,7 +4,6 @@
  * making an STS call, measured in alternating batches in this one process.
  */
 import { BROKER_CLIENT_ID, STS_AUDIENCE } from './config.ts';
-import { spread } from './report.ts';
 
 /** A broker token for the STS audience (client credentials at `endpoint`). */
 export async function brokerToken(endpoint: string, secret: string): Promise<string> {
@@ -64,10 +63,4 @@ export async function compareCallCost(
     cost.difference.push(ub - ua);
   }
   return cost;
-}
-
-/** `median (min–max)`, one decimal. */
-export function showSpread(values: readonly number[]): string {
-  const s = spread(values);
-  return `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
 }

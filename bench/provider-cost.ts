@@ -10,9 +10,10 @@
  * otherwise be counted as the provider's cost.
  */
 import { parseArgs } from 'node:util';
-import { brokerToken, compareCallCost, showSpread } from './call-cost.ts';
+import { brokerToken, compareCallCost } from './call-cost.ts';
 import { PROVIDER_NAME, STS_AUDIENCE } from './config.ts';
 import { pinProcess, planCpus } from './procs.ts';
+import { f1, range, spread } from './report.ts';
 import { startPeersProcess } from './world.ts';
 
 const { values } = parseArgs({
@@ -90,9 +91,9 @@ async function main(): Promise<void> {
     const cost = await compareCallCost(floorCall, brokerCall, plan);
     process.stdout.write(
       `CPU µs per STS call, median (min–max) of ${rounds} rounds × ${calls} calls, ${concurrency} at a time:\n` +
-        `  floor (bare SDK call):            ${showSpread(cost.a)}\n` +
-        `  broker (provider.mint, deadline): ${showSpread(cost.b)}\n` +
-        `  broker − floor, same round:       ${showSpread(cost.difference)}\n`,
+        `  floor (bare SDK call):            ${range(spread(cost.a), f1)}\n` +
+        `  broker (provider.mint, deadline): ${range(spread(cost.b), f1)}\n` +
+        `  broker − floor, same round:       ${range(spread(cost.difference), f1)}\n`,
     );
   } finally {
     await peers.close();

@@ -148,6 +148,7 @@ export function find(
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 const f3 = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : 'n/a');
+/** `median (min–max)`, each number formatted by `fmt`. */
 const range = (s: Spread, fmt: (n: number) => string) => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
 
 /** The throughput/latency table: one row per configuration. */
@@ -199,4 +200,4 @@ export function targetsTable(targets: readonly TargetResult[]): string {
   return ['| target | measured | required | verdict |', '|---|---|---|---|', ...rows].join('\n');
 }
 
-export { f1, f2 };
+export { f1, f2, f3, range };

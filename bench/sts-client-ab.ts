@@ -10,8 +10,9 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { brokerToken, compareCallCost, showSpread } from './call-cost.ts';
+import { brokerToken, compareCallCost } from './call-cost.ts';
 import { pinProcess, planCpus } from './procs.ts';
+import { f1, range, spread } from './report.ts';
 import { startPeersProcess } from './world.ts';
 
 type CreateStsClient = typeof import('../src/providers/aws-sts/client.ts').createStsClient;
@@ -62,8 +63,8 @@ async function main(a: string, b: string): Promise<void> {
     const cost = await compareCallCost(caller(createA), caller(createB), { rounds, calls, concurrency });
     process.stdout.write(
       `CPU µs per STS call, median (min–max) of ${rounds} rounds × ${calls} calls, ${concurrency} at a time:\n` +
-        `  A ${a}: ${showSpread(cost.a)}\n  B ${b}: ${showSpread(cost.b)}\n` +
-        `  B − A, same round: ${showSpread(cost.difference)}\n`,
+        `  A ${a}: ${range(spread(cost.a), f1)}\n  B ${b}: ${range(spread(cost.b), f1)}\n` +
+        `  B − A, same round: ${range(spread(cost.difference), f1)}\n`,
     );
   } finally {
     await peers.close();

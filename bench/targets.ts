@@ -3,7 +3,7 @@
  * Every target is judged at every connection count measured: a target that
  * holds at one load and not another is a FAIL, not an average.
  */
-import { f1, f2, find, type PairedRound, type Summary, spread, type TargetResult } from './report.ts';
+import { f1, f2, find, type PairedRound, range, type Summary, spread, type TargetResult } from './report.ts';
 
 /** Upstream counts of one broker process. */
 export interface BrokerCounts {
@@ -123,17 +123,16 @@ export function identityTargets(inputs: Pick<TargetInputs, 'identities'>): Targe
   const cpu = spread(rounds.map((r) => r.large.cpuMsPerRequest / r.small.cpuMsPerRequest));
   const rps = spread(rounds.map((r) => r.small.rps / r.large.rps));
   const label = `10 vs 10,000 identities, 1 key, ${first.connections} conns each, loaded together, ${rounds.length} rounds`;
-  const show = (s: typeof cpu) => `${f2(s.median)} (${f2(s.min)}–${f2(s.max)})`;
   return [
     {
       name: `${label}, CPU per request`,
-      value: `10,000 ÷ 10: ${show(cpu)}, median ${f1(apart(cpu.median) * 100)}% apart; ${failures} failed answers`,
+      value: `10,000 ÷ 10: ${range(cpu, f2)}, median ${f1(apart(cpu.median) * 100)}% apart; ${failures} failed answers`,
       limit: '≤ 10% apart, 0 failed',
       pass: apart(cpu.median) <= 0.1 && failures === 0,
     },
     {
       name: `${label}, throughput`,
-      value: `10 ÷ 10,000: ${show(rps)}, median ${f1(apart(rps.median) * 100)}% apart`,
+      value: `10 ÷ 10,000: ${range(rps, f2)}, median ${f1(apart(rps.median) * 100)}% apart`,
       limit: '≤ 10% apart',
       pass: apart(rps.median) <= 0.1,
     },
