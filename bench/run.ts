@@ -94,6 +94,16 @@ function load(
   };
 }
 
+/** One measured load on `server`, with the CPU of the server, the peers and both cores observed. */
+function measureOn(ctx: Context, server: ServerProcess, options: LoadOptions): Promise<Measurement> {
+  return measure(options, {
+    server: server.pid,
+    peers: ctx.peers.pid,
+    serverCore: ctx.cpus.server,
+    loadCore: ctx.cpus.load,
+  });
+}
+
 /** One target of {@link alternate}: a server, its tokens and the number of keys per mint. */
 interface Target {
   name: string;
@@ -125,12 +135,7 @@ async function alternate(
       const { keys } = t;
       const options = load(ctx, t.server, t.tokens, keys, connections);
       for (let retries = 0; ; retries++) {
-        const m = await measure(options, {
-          server: t.server.pid,
-          peers: ctx.peers.pid,
-          serverCore: ctx.cpus.server,
-          loadCore: ctx.cpus.load,
-        });
+        const m = await measureOn(ctx, t.server, options);
         const discarded = remeasureReason(m, retries);
         ctx.runs.push({
           phase,
@@ -287,14 +292,7 @@ async function pairedRounds(ctx: Context, small: Target, large: Target, connecti
   const count = Math.max(ctx.plan.repeats * 2, 3);
   for (let round = 1; round <= count; round++) {
     const [s, l] = (await Promise.all(
-      [small, large].map((t) =>
-        measure(load(ctx, t.server, t.tokens, t.keys, each), {
-          server: t.server.pid,
-          peers: ctx.peers.pid,
-          serverCore: ctx.cpus.server,
-          loadCore: ctx.cpus.load,
-        }),
-      ),
+      [small, large].map((t) => measureOn(ctx, t.server, load(ctx, t.server, t.tokens, t.keys, each))),
     )) as [Measurement, Measurement];
     const r: PairedRound = { round, connections: each, small: side(small, s), large: side(large, l) };
     rounds.push(r);
