@@ -1,7 +1,8 @@
 /**
- * What bench/provider-cost.ts and bench/sts-client-ab.ts share: a broker
- * token from the bench peers' IdP, and client CPU per call of two ways of
- * making an STS call, measured in alternating batches in this one process.
+ * What the in-process cost tools share (bench/provider-cost.ts,
+ * bench/sts-client-ab.ts, bench/verify-cost.ts): a broker token from the
+ * bench peers' IdP, and the CPU per call of two ways of doing one thing,
+ * measured in alternating batches in this one process.
  */
 import { BROKER_CLIENT_ID, STS_AUDIENCE } from './config.ts';
 

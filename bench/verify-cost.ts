@@ -4,10 +4,12 @@
  * the check runs on the libuv threadpool and resolves a promise, as the
  * broker and the floor verify) and node:crypto's synchronous `verify` on the
  * same key. For weighing a broker-only switch; the broker does not make it
- * (docs/performance.md). 10 checks in flight, 20,000 per batch, 3 rounds.
+ * (docs/performance.md). 10 checks in flight, 20,000 per batch, 3 rounds
+ * after one warm-up batch of each (bench/call-cost.ts).
  */
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { compactVerify, importJWK, SignJWT } from 'jose';
+import { compareCallCost } from './call-cost.ts';
 
 const CHECKS = 20_000;
 const IN_FLIGHT = 10;
@@ -37,22 +39,18 @@ function viaNodeCrypto(token: string): void {
   if (!verify('sha256', Buffer.from(token.slice(0, dot)), key, signature)) throw new Error('bad signature');
 }
 
-/** CPU µs per check of `check` (all threads of this process). */
-async function batch(check: (token: string) => unknown): Promise<number> {
-  const started = process.cpuUsage();
-  let next = 0;
-  const worker = async () => {
-    while (next < CHECKS) await check(tokens[next++ % tokens.length] as string);
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  const used = process.cpuUsage(started);
-  return (used.user + used.system) / CHECKS;
-}
-
-for (let round = 1; round <= 3; round++) {
-  const jose = await batch(viaJose);
-  const sync = await batch(viaNodeCrypto);
+// Token by token, round-robin: no check repeats the one before.
+let next = 0;
+const nextToken = () => tokens[next++ % tokens.length] as string;
+const plan = { rounds: 3, calls: CHECKS, concurrency: IN_FLIGHT };
+const cost = await compareCallCost(
+  () => viaJose(nextToken()),
+  async () => viaNodeCrypto(nextToken()),
+  plan,
+);
+cost.a.forEach((jose, i) => {
+  const sync = cost.b[i] as number;
   process.stdout.write(
-    `round ${round}: jose compactVerify ${jose.toFixed(1)} µs, node:crypto verify ${sync.toFixed(1)} µs per check\n`,
+    `round ${i + 1}: jose compactVerify ${jose.toFixed(1)} µs, node:crypto verify ${sync.toFixed(1)} µs per check\n`,
   );
-}
+});
