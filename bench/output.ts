@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 import type { CliStartup } from './cli-startup.ts';
 import type { PeerStats } from './peers.ts';
 import {
+  f2,
+  f3,
   type PairedRound,
+  pairedCpuRatio,
+  range,
   ratioTable,
   resultsTable,
   type Summary,
@@ -24,6 +28,8 @@ export interface RunReport {
   targets: TargetResult[];
   /** The 10- and 10,000-identity brokers loaded together, round by round. */
   identityRounds: PairedRound[];
+  /** The floor and the broker (1 key) loaded together, round by round. */
+  floorRounds: PairedRound[];
   memory: Record<string, Record<string, number>>;
   cli: CliStartup;
   logging: {
@@ -47,8 +53,13 @@ export function printReport(result: RunReport): void {
     '## Ratios against the raw floor (undici, no SDK)',
     ratioTable(result.summaries, 'floor-raw'),
     '',
+    '## Broker vs floor, 1 key, loaded together (reference: CPU per request at one host speed)',
+    pairedTable(result.floorRounds, ['floor', 'broker']),
+    '',
+    floorReference(result.floorRounds),
+    '',
     '## 10 vs 10,000 identities, loaded together',
-    pairedTable(result.identityRounds),
+    pairedTable(result.identityRounds, ['10', '10,000']),
     '',
     '## Targets',
     targetsTable(result.targets),
@@ -62,16 +73,30 @@ export function printReport(result: RunReport): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-function pairedTable(rounds: readonly PairedRound[]): string {
+/** One row per round: each side's CPU per request and throughput, and second ÷ first. */
+function pairedTable(rounds: readonly PairedRound[], [a, b]: readonly [string, string]): string {
   const rows = rounds.map(
     (r) =>
-      `| ${r.round} | ${r.small.cpuMsPerRequest.toFixed(3)} | ${r.large.cpuMsPerRequest.toFixed(3)} | ${(r.large.cpuMsPerRequest / r.small.cpuMsPerRequest).toFixed(2)} | ${r.small.rps.toFixed(0)} | ${r.large.rps.toFixed(0)} | ${r.small.failures + r.large.failures} |`,
+      `| ${r.round} | ${r.first.cpuMsPerRequest.toFixed(3)} | ${r.second.cpuMsPerRequest.toFixed(3)} | ${(r.second.cpuMsPerRequest / r.first.cpuMsPerRequest).toFixed(2)} | ${r.first.rps.toFixed(0)} | ${r.second.rps.toFixed(0)} | ${r.first.failures + r.second.failures} |`,
   );
   return [
-    '| round | CPU ms/req, 10 | CPU ms/req, 10,000 | 10,000 ÷ 10 | req/s, 10 | req/s, 10,000 | failed |',
+    `| round | CPU ms/req, ${a} | CPU ms/req, ${b} | ${b} ÷ ${a} | req/s, ${a} | req/s, ${b} | failed |`,
     '|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
+}
+
+/**
+ * The paired broker ÷ floor CPU ratio, and the throughput it would allow on
+ * a core the server has to itself (its inverse), beside the 0.85 target.
+ */
+export function floorReference(rounds: readonly PairedRound[]): string {
+  if (rounds.length === 0) return 'Broker ÷ floor, loaded together: no rounds measured';
+  const cpu = pairedCpuRatio(rounds);
+  return (
+    `Broker ÷ floor CPU per request, loaded together: ${range(cpu, f3)} over ${rounds.length} rounds; ` +
+    `on a core of its own that is ${f2(1 / cpu.median)} × the floor's throughput (target ≥ 0.85, judged on the alternating runs above)`
+  );
 }
 
 /** Writes `data` to bench/results/NAME.json; returns the path. */

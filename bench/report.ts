@@ -40,16 +40,33 @@ export function remeasureReason(
 }
 
 /**
- * One round of two brokers loaded at the same time on the one server core
- * (the identity-count comparison): each one's CPU per answered request and
- * throughput in that round. Both meet the same host speed, which on a shared
- * machine moves by tens of per cent between consecutive runs.
+ * One round of two servers loaded at the same time on the one server core
+ * (the 10- and the 10,000-identity broker; the floor and the broker): each
+ * one's CPU per answered request and throughput in that round. Both meet the
+ * same host speed, which on a shared machine moves by tens of per cent
+ * between consecutive runs.
  */
 export interface PairedRound {
   round: number;
+  /** Connections of each side. */
   connections: number;
-  small: { target: string; rps: number; cpuMsPerRequest: number; failures: number };
-  large: { target: string; rps: number; cpuMsPerRequest: number; failures: number };
+  /** The reference side (the 10-identity broker; the floor). */
+  first: PairedSide;
+  /** The side compared with it (the 10,000-identity broker; the broker). */
+  second: PairedSide;
+}
+
+/** One side of a {@link PairedRound}. */
+export interface PairedSide {
+  target: string;
+  rps: number;
+  cpuMsPerRequest: number;
+  failures: number;
+}
+
+/** Second ÷ first CPU per request over `rounds` (median and range of the per-round ratios). */
+export function pairedCpuRatio(rounds: readonly PairedRound[]): Spread {
+  return spread(rounds.map((r) => r.second.cpuMsPerRequest / r.first.cpuMsPerRequest));
 }
 
 /** Median and range of one metric. */

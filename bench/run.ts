@@ -18,7 +18,7 @@ import { printReport, writeResults } from './output.ts';
 import type { PeerStats } from './peers.ts';
 import { type CpuPlan, memoryMiB, pinProcess, planCpus, type ServerProcess } from './procs.ts';
 import { runProfile } from './profile-run.ts';
-import { type PairedRound, type Run, remeasureReason, summarize } from './report.ts';
+import { type PairedRound, type PairedSide, type Run, remeasureReason, summarize } from './report.ts';
 import { type BrokerCounts, judgeTargets } from './targets.ts';
 import {
   BIN,
@@ -223,6 +223,10 @@ async function matrixPhase(ctx: Context) {
     if (c === Math.max(...ctx.plan.connections)) targets.push(target('floor-raw', raw, 1));
     await alternate(ctx, 'matrix', targets, c);
   }
+  // Broker and floor loaded together: their CPU per request at one host speed, a steadier
+  // reading of the gap the throughput target judges than runs minutes apart.
+  const top = Math.max(...ctx.plan.connections);
+  const floorRounds = await pairedRounds(ctx, target('floor', floor, 1), target('broker', broker, 1), top);
   const after = await ctx.peers.stats();
   const lifetime = (performance.now() - started) / 1000;
   const memory = {
@@ -231,7 +235,7 @@ async function matrixPhase(ctx: Context) {
     'floor-raw': { peakMiB: memoryMiB(raw.pid, 'VmHWM') },
   };
   const counts = deltaCounts('broker (500 identities)', before, after, IDPS, lifetime, info.brokerTokenTtl);
-  return { broker, others: [floor, raw], memory, counts, peersAfter: after };
+  return { broker, others: [floor, raw], memory, counts, floorRounds, peersAfter: after };
 }
 
 /** A broker variant of the second phase. */
@@ -276,13 +280,14 @@ async function startVariant(ctx: Context, v: Variant, connections: number) {
 }
 
 /**
- * Rounds of `small` and `large` loaded at the same time (half the
+ * Rounds of `first` and `second` loaded at the same time (half the
  * connections each, both on the server core), so each round compares them at
- * one host speed: the identity-count target is judged on these.
+ * one host speed. The identity-count target is judged on these; broker
+ * against floor they are a reference beside the alternating runs.
  */
-async function pairedRounds(ctx: Context, small: Target, large: Target, connections: number) {
+async function pairedRounds(ctx: Context, first: Target, second: Target, connections: number) {
   const each = Math.max(1, Math.round(connections / 2));
-  const side = (t: Target, m: Measurement) => ({
+  const side = (t: Target, m: Measurement): PairedSide => ({
     target: t.name,
     rps: m.rps,
     cpuMsPerRequest: m.cpuMsPerRequest,
@@ -291,15 +296,15 @@ async function pairedRounds(ctx: Context, small: Target, large: Target, connecti
   const rounds: PairedRound[] = [];
   const count = Math.max(ctx.plan.repeats * 2, 3);
   for (let round = 1; round <= count; round++) {
-    const [s, l] = (await Promise.all(
-      [small, large].map((t) => measureOn(ctx, t.server, load(ctx, t.server, t.tokens, t.keys, each))),
+    const [a, b] = (await Promise.all(
+      [first, second].map((t) => measureOn(ctx, t.server, load(ctx, t.server, t.tokens, t.keys, each))),
     )) as [Measurement, Measurement];
-    const r: PairedRound = { round, connections: each, small: side(small, s), large: side(large, l) };
+    const r: PairedRound = { round, connections: each, first: side(first, a), second: side(second, b) };
     rounds.push(r);
     log(
-      `identities paired #${round}: ${r.small.target} ${r.small.cpuMsPerRequest.toFixed(3)} ms/req ${r.small.rps.toFixed(0)} req/s, ` +
-        `${r.large.target} ${r.large.cpuMsPerRequest.toFixed(3)} ms/req ${r.large.rps.toFixed(0)} req/s ` +
-        `(10,000 ÷ 10 CPU: ${(r.large.cpuMsPerRequest / r.small.cpuMsPerRequest).toFixed(2)})`,
+      `paired #${round}: ${r.first.target} ${r.first.cpuMsPerRequest.toFixed(3)} ms/req ${r.first.rps.toFixed(0)} req/s, ` +
+        `${r.second.target} ${r.second.cpuMsPerRequest.toFixed(3)} ms/req ${r.second.rps.toFixed(0)} req/s ` +
+        `(CPU ${r.second.target} ÷ ${r.first.target}: ${(r.second.cpuMsPerRequest / r.first.cpuMsPerRequest).toFixed(2)})`,
     );
   }
   return rounds;
@@ -416,6 +421,7 @@ async function benchmark(ctx: Context) {
     summaries,
     targets,
     identityRounds: ids.paired,
+    floorRounds: matrix.floorRounds,
     memory,
     counts: [matrix.counts, ...ids.counts, ids.measured],
     cli,

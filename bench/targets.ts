@@ -3,7 +3,17 @@
  * Every target is judged at every connection count measured: a target that
  * holds at one load and not another is a FAIL, not an average.
  */
-import { f1, f2, find, type PairedRound, range, type Summary, spread, type TargetResult } from './report.ts';
+import {
+  f1,
+  f2,
+  find,
+  type PairedRound,
+  pairedCpuRatio,
+  range,
+  type Summary,
+  spread,
+  type TargetResult,
+} from './report.ts';
 
 /** Upstream counts of one broker process. */
 export interface BrokerCounts {
@@ -117,11 +127,11 @@ export function identityTargets(inputs: Pick<TargetInputs, 'identities'>): Targe
   if (!first) {
     return [{ name: '10 vs 10,000 identities', value: 'no rounds measured', limit: 'measured', pass: false }];
   }
-  const failures = rounds.reduce((n, r) => n + r.small.failures + r.large.failures, 0);
+  const failures = rounds.reduce((n, r) => n + r.first.failures + r.second.failures, 0);
   const apart = (ratio: number) => Math.abs(ratio - 1) / Math.max(ratio, 1);
-  // large ÷ small: above 1 means the larger config costs more (or serves less).
-  const cpu = spread(rounds.map((r) => r.large.cpuMsPerRequest / r.small.cpuMsPerRequest));
-  const rps = spread(rounds.map((r) => r.small.rps / r.large.rps));
+  // 10,000 ÷ 10: above 1 means the larger config costs more (or serves less).
+  const cpu = pairedCpuRatio(rounds);
+  const rps = spread(rounds.map((r) => r.first.rps / r.second.rps));
   const label = `10 vs 10,000 identities, 1 key, ${first.connections} conns each, loaded together, ${rounds.length} rounds`;
   return [
     {
