@@ -123,8 +123,8 @@ function loadTargets(inputs: TargetInputs): TargetResult[] {
 export function identityTargets(inputs: Pick<TargetInputs, 'identities'>): TargetResult[] {
   const rounds = inputs.identities;
   if (!rounds) return [];
-  const first = rounds[0];
-  if (!first) {
+  const round1 = rounds[0];
+  if (!round1) {
     return [{ name: '10 vs 10,000 identities', value: 'no rounds measured', limit: 'measured', pass: false }];
   }
   const failures = rounds.reduce((n, r) => n + r.first.failures + r.second.failures, 0);
@@ -132,7 +132,7 @@ export function identityTargets(inputs: Pick<TargetInputs, 'identities'>): Targe
   // 10,000 ÷ 10: above 1 means the larger config costs more (or serves less).
   const cpu = pairedCpuRatio(rounds);
   const rps = spread(rounds.map((r) => r.first.rps / r.second.rps));
-  const label = `10 vs 10,000 identities, 1 key, ${first.connections} conns each, loaded together, ${rounds.length} rounds`;
+  const label = `10 vs 10,000 identities, 1 key, ${round1.connections} conns each, loaded together, ${rounds.length} rounds`;
   return [
     {
       name: `${label}, CPU per request`,

@@ -68,7 +68,7 @@ describe('broker against floor, loaded together (reference line)', () => {
     );
     assert.match(
       floorReference(rounds),
-      /: 1\.200 \(1\.100–1\.300\) over 5 rounds; .* 0\.83 × the floor's throughput/,
+      /: 1\.200 \(1\.100–1\.300\) over 5 rounds, 0 failed answers; .* 0\.83 × the floor's throughput/,
     );
   });
 
