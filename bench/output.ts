@@ -12,6 +12,7 @@ import {
   f3,
   type PairedRound,
   pairedCpuRatio,
+  pairedFailures,
   range,
   ratioTable,
   resultsTable,
@@ -93,7 +94,7 @@ function pairedTable(rounds: readonly PairedRound[], [a, b]: readonly [string, s
 export function floorReference(rounds: readonly PairedRound[]): string {
   if (rounds.length === 0) return 'Broker ÷ floor, loaded together: no rounds measured';
   const cpu = pairedCpuRatio(rounds);
-  const failures = rounds.reduce((n, r) => n + r.first.failures + r.second.failures, 0);
+  const failures = pairedFailures(rounds);
   return (
     `Broker ÷ floor CPU per request, loaded together: ${range(cpu, f3)} over ${rounds.length} rounds, ${failures} failed answers; ` +
     `on a core of its own that is ${f2(1 / cpu.median)} × the floor's throughput (target ≥ 0.85, judged on the alternating runs above)`

@@ -64,6 +64,11 @@ export interface PairedSide {
   failures: number;
 }
 
+/** Failed answers of both sides over `rounds`. */
+export function pairedFailures(rounds: readonly PairedRound[]): number {
+  return rounds.reduce((n, r) => n + r.first.failures + r.second.failures, 0);
+}
+
 /** Second ÷ first CPU per request over `rounds` (median and range of the per-round ratios). */
 export function pairedCpuRatio(rounds: readonly PairedRound[]): Spread {
   return spread(rounds.map((r) => r.second.cpuMsPerRequest / r.first.cpuMsPerRequest));

@@ -9,6 +9,7 @@ import {
   find,
   type PairedRound,
   pairedCpuRatio,
+  pairedFailures,
   range,
   type Summary,
   spread,
@@ -127,7 +128,7 @@ export function identityTargets(inputs: Pick<TargetInputs, 'identities'>): Targe
   if (!round1) {
     return [{ name: '10 vs 10,000 identities', value: 'no rounds measured', limit: 'measured', pass: false }];
   }
-  const failures = rounds.reduce((n, r) => n + r.first.failures + r.second.failures, 0);
+  const failures = pairedFailures(rounds);
   const apart = (ratio: number) => Math.abs(ratio - 1) / Math.max(ratio, 1);
   // 10,000 ÷ 10: above 1 means the larger config costs more (or serves less).
   const cpu = pairedCpuRatio(rounds);
