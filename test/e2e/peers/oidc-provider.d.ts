@@ -1,5 +1,5 @@
 /**
- * The slice of node-oidc-provider v8 the e2e OP uses. The package ships no
+ * The slice of node-oidc-provider v9 the e2e OP uses. The package ships no
  * types and @types/oidc-provider is not a dependency, so this declares only
  * what test/e2e/peers/oidc.ts touches.
  */

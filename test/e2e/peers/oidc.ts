@@ -1,5 +1,5 @@
 /**
- * A real OpenID Provider (node-oidc-provider v8) for end-to-end tests: it
+ * A real OpenID Provider (node-oidc-provider v9) for end-to-end tests: it
  * issues JWT access tokens through the client-credentials grant with resource
  * indicators, so `aud` is the requested `resource` and `sub` is the client id.
  * A thin node:http wrapper counts requests by path and can take the JWKS
