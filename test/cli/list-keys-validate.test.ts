@@ -102,7 +102,10 @@ describe('voidkey validate', () => {
     ).exec(stdout);
     assert.ok(expiresAt, stdout);
     const remaining = Number(expiresAt[1]) * 60 + Number(expiresAt[2]);
-    assert.ok(remaining <= 252 && remaining >= 252 - elapsed - 1, `expires in ${remaining}s after a ${elapsed}s run`);
+    assert.ok(
+      remaining <= 252 && remaining >= 252 - elapsed - 1,
+      `expires in ${remaining}s after a ${elapsed}s run`,
+    );
     assert.ok(
       stdout.endsWith(
         `:\n  identity provider: github-actions\n  subject: ${SUBJECT}\n  keys granted (4): AWS_DEPLOY, AWKWARD, GCP_READ, LONG\n`,
