@@ -130,16 +130,47 @@ describe('action.yml', () => {
     }
   });
 
-  test('refuses a version input that is not an npm version or tag', async () => {
-    const { code, stdout } = await runMintStep(
-      { 'broker-url': broker.url, keys: 'AWS_DEPLOY', version: 'file:../evil' },
-      {},
-    );
-    assert.equal(code, 2);
-    assert.equal(
-      stdout,
-      "::error title=voidkey::input 'version' must be an npm version or tag, like 0.1.0\n",
-    );
+  test('never fetches a package from a registry: no npx, and a version input is refused', async () => {
+    for (const step of action.runs.steps) assert.doesNotMatch(step.run ?? '', /\bnpx\b|npm (exec|install|i) /);
+    const minted = broker.requests('/credentials/mint').length;
+    for (const version of ['0.1.0', 'file:../evil']) {
+      const { code, stdout } = await runMintStep(
+        { 'broker-url': broker.url, keys: 'AWS_DEPLOY', version },
+        { GITHUB_ACTION_PATH: actionPath },
+      );
+      assert.equal(code, 2);
+      assert.equal(
+        stdout,
+        "::error title=voidkey::input 'version' is no longer supported: the action runs its own checkout; pin the action's ref instead (voidkey/voidkey@<tag>)\n",
+      );
+    }
+    assert.equal(broker.requests('/credentials/mint').length, minted);
+  });
+
+  test("installs the Docker image's Node major when the runner's node is older than 22", async () => {
+    const dockerfile = readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8');
+    const major = /^ARG NODE_VERSION=(\d+)$/m.exec(dockerfile)?.[1];
+    const setup = action.runs.steps.find((s) => s.uses?.startsWith('actions/setup-node@')) as Step & {
+      with?: { 'node-version'?: unknown };
+    };
+    assert.equal(String(setup.with?.['node-version']), major);
+    assert.equal(setup.name, `Set up Node.js ${major} (the Docker image's major)`);
+    const check = action.runs.steps.find((s) => s.name === 'Check for Node.js 22 or later');
+    assert.ok(check?.run);
+    for (const [version, setupNeeded] of [['20.19.0', 'true'], ['22.0.0', 'false'], ['26.1.0', 'false']]) {
+      const bin = join(home, `node-${version}`);
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(join(bin, 'node'), `#!/bin/sh\necho ${version.split('.')[0]}\n`, { mode: 0o755 });
+      const output = join(bin, 'output');
+      writeFileSync(output, '');
+      const child = spawn('bash', ['-e', '-c', check.run], {
+        env: { PATH: `${bin}:/usr/bin:/bin`, GITHUB_OUTPUT: output },
+      });
+      assert.equal(await new Promise((resolve) => child.on('close', resolve)), 0);
+      assert.equal(readFileSync(output, 'utf8'), `setup=${setupNeeded}\n`, version);
+    }
+    const readme = readFileSync(join(ROOT, 'docs/cli.md'), 'utf8');
+    assert.doesNotMatch(readme, /older than 20\b|Node(\.js)? 20 or later/);
   });
 });
 
