@@ -1,19 +1,24 @@
 /**
- * `voidkey dev [--port N]` runs the development sandbox until Ctrl-C or
- * SIGTERM; `voidkey dev token --sub S [--aud A] [--ttl SECONDS]` mints a
- * client token through the running sandbox and prints only the token.
+ * `voidkey dev [--port N] [--issuer-port N] [--sts-port N]` runs the
+ * development sandbox until Ctrl-C or SIGTERM; `voidkey dev token --sub S`
+ * mints a client token through a running sandbox and prints only the token.
  */
+
+import { existsSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Sandbox } from '../dev/sandbox.ts';
 import { argsErrorMessage } from './client/flags.ts';
 
 const USAGE = `Usage:
-  voidkey dev [--port N]
+  voidkey dev [--port N] [--issuer-port N] [--sts-port N]
       Start the development sandbox: a broker on 127.0.0.1:N (default 3000), a development
-      OIDC issuer and an STS-compatible endpoint, wired by a generated config. Ctrl-C stops it.
-  voidkey dev token --sub SUBJECT [--aud AUDIENCE] [--ttl SECONDS]
-      Print a client token for any subject from the running sandbox (default audience
-      'voidkey', ttl 3600, at most 86400), e.g. export VOIDKEY_OIDC_TOKEN=$(npx voidkey dev token --sub me)
+      OIDC issuer and an STS-compatible endpoint (any free ports unless given), wired by a
+      generated config. Ctrl-C or SIGTERM stops it and deletes the config and its secret.
+  voidkey dev token --sub SUBJECT [--aud AUDIENCE] [--ttl SECONDS] [--port N]
+      Print a client token for any subject from a running sandbox (default audience
+      'voidkey', ttl 3600, at most 86400), e.g. export VOIDKEY_OIDC_TOKEN=$(voidkey dev token --sub me).
+      The sandbox is the one on --port, else the one $VOIDKEY_BROKER_URL names, else the only one running.
 
 DEVELOPMENT ONLY: plain http, a token for any subject on request, fresh keys at every start.
 
@@ -24,7 +29,7 @@ Exit codes:
 `;
 
 const RULE = '!'.repeat(78);
-/** Printed at every start, on stdout and stderr. */
+/** Printed once at every start, on stderr. */
 export const WARNING_BANNER = [
   RULE,
   '!!  WARNING: voidkey dev is a DEVELOPMENT SANDBOX. NEVER use it in production.',
@@ -74,27 +79,45 @@ function wholeNumber(value: string | undefined, flag: string, min: number, max: 
   return n;
 }
 
-/** The text printed once the sandbox is up: what to paste into another terminal. */
-export function instructions(sandbox: Sandbox, ciSubject: string): string {
-  return `${WARNING_BANNER}
+/** A word a POSIX shell reads as itself: bare when safe, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[\w/.,:@%+=-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
 
-voidkey dev sandbox is running.
+/**
+ * The command that runs this installation from any directory: this Node and
+ * this package's entry point, both by absolute path (a bare `npx voidkey` in
+ * another directory would ask the public registry for the name).
+ */
+export function selfCommand(): string {
+  const built = fileURLToPath(new URL('./main.js', import.meta.url));
+  const main = existsSync(built) ? built : realpathSync(process.argv[1] ?? built);
+  return `${shellWord(process.execPath)} ${shellWord(main)}`;
+}
+
+/** The text printed once the sandbox is up: what to paste into another terminal. */
+export function instructions(sandbox: Sandbox, ciSubject: string, voidkey = selfCommand()): string {
+  return `voidkey dev sandbox is running.
 
   broker   ${sandbox.brokerUrl}
   issuer   ${sandbox.issuer.issuer}   (development OIDC issuer; client tokens carry aud "voidkey")
   sts      ${sandbox.stsUrl}   (STS-compatible endpoint behind the dev-aws provider)
   config   ${sandbox.configPath}
 
-In another terminal, paste (the token is for subject dev-user, valid for 1 hour):
+In another terminal, from any directory, paste (the token is for subject dev-user, valid for 1 hour):
 
 export VOIDKEY_BROKER_URL=${sandbox.brokerUrl}
 export VOIDKEY_OIDC_TOKEN=${sandbox.token}
-npx voidkey list-keys
-npx voidkey mint --keys DEV_AWS
+${voidkey} list-keys
+${voidkey} mint --keys DEV_AWS
+${voidkey} mint --all
+${voidkey} exec --keys DEV_AWS -- aws sts get-caller-identity --endpoint-url ${sandbox.stsUrl}
+
+(With voidkey on your PATH, e.g. after 'npm link' in the checkout, 'voidkey' does the same.)
 
 A token for any other subject (prints only the token; ${ciSubject} also has DEV_AWS):
 
-npx voidkey dev token --sub ${ciSubject}
+${voidkey} dev token --sub ${shellWord(ciSubject)}
 
 Press Ctrl-C to stop; the keys, secrets and config above are discarded.
 `;
@@ -115,15 +138,27 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 }
 
 async function runSandbox(args: string[]): Promise<number> {
-  const flags = parse('dev', args, { port: { type: 'string' } });
+  const flags = parse('dev', args, {
+    port: { type: 'string' },
+    'issuer-port': { type: 'string' },
+    'sts-port': { type: 'string' },
+  });
   if (flags.help) return printUsage();
   const port = wholeNumber(flags.port as string | undefined, '--port', 0, 65535) ?? 3000;
+  const issuerPort = wholeNumber(flags['issuer-port'] as string | undefined, '--issuer-port', 0, 65535);
+  const stsPort = wholeNumber(flags['sts-port'] as string | undefined, '--sts-port', 0, 65535);
   process.stderr.write(`${WARNING_BANNER}\n`);
   const { startSandbox, DEV_CI_SUBJECT } = await import('../dev/sandbox.ts');
-  const sandbox = await startSandbox({ port });
+  // Listening before anything starts, so a SIGTERM during start-up still cleans up.
+  const stopped = waitForSignal();
+  const sandbox = await startSandbox({
+    port,
+    ...(issuerPort === undefined ? {} : { issuerPort }),
+    ...(stsPort === undefined ? {} : { stsPort }),
+  });
   for (const warning of sandbox.warnings) process.stderr.write(`warning: ${warning}\n`);
   process.stdout.write(instructions(sandbox, DEV_CI_SUBJECT));
-  await waitForSignal();
+  await stopped;
   process.stderr.write('voidkey dev: stopping\n');
   await sandbox.close();
   // Keep-alive sockets of clients must not hold the process open once everything is closed.
@@ -136,13 +171,17 @@ async function runToken(args: string[]): Promise<number> {
     sub: { type: 'string' },
     aud: { type: 'string' },
     ttl: { type: 'string' },
+    port: { type: 'string' },
   });
   if (flags.help) return printUsage();
   const sub = flags.sub as string | undefined;
   if (!sub) throw new UsageError('--sub SUBJECT is required');
   const ttlSeconds = wholeNumber(flags.ttl as string | undefined, '--ttl', 1, 86400);
-  const { requestDevToken } = await import('../dev/sandbox/client.ts');
+  const port = wholeNumber(flags.port as string | undefined, '--port', 1, 65535);
+  const { requestDevToken, findStateFile } = await import('../dev/sandbox/client.ts');
+  const stateFile = await findStateFile(port, process.env.VOIDKEY_BROKER_URL);
   const token = await requestDevToken({
+    stateFile,
     sub,
     ...(flags.aud === undefined ? {} : { aud: flags.aud as string }),
     ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
@@ -163,7 +202,7 @@ export async function run(args: string[]): Promise<number> {
       process.stderr.write(`voidkey: ${err.message}${see}\n`);
       return 2;
     }
-    process.stderr.write(`${command}: ${describe(err)}\n`);
+    process.stderr.write(`voidkey: ${describe(err)}\n`);
     return 1;
   }
 }

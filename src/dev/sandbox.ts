@@ -33,7 +33,11 @@ export const PRINTED_TOKEN_TTL = 3600;
 export interface SandboxOptions {
   /** Broker port; default 3000 (0: any free port). The issuer and STS peer take free ports. */
   port?: number;
-  /** Where to record the running sandbox; default {@link defaultStateFile}. */
+  /** Issuer port; default 0 (any free port). */
+  issuerPort?: number;
+  /** STS endpoint port; default 0 (any free port). */
+  stsPort?: number;
+  /** Where to record the running sandbox; default {@link defaultStateFile} for the broker's port. */
   stateFile?: string;
 }
 
@@ -85,13 +89,13 @@ async function startBrokerOn(configPath: string, port: number) {
 /** Starts issuer, STS peer and broker (broker on `port`, default 3000) and writes the state file. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const port = options.port ?? 3000;
-  const stateFile = options.stateFile ?? defaultStateFile();
   const brokerClientSecret = randomBytes(32).toString('base64url');
   const mintSecret = randomBytes(32).toString('base64url');
   const closers: Closer[] = [];
   try {
     const issuer = await startDevIssuer({
       host: HOST,
+      port: options.issuerPort ?? 0,
       clients: [{ clientId: DEV_BROKER_CLIENT_ID, clientSecret: brokerClientSecret }],
       mintSecret,
     });
@@ -101,6 +105,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       jwksUri: issuer.jwksUri,
       audience: DEV_STS_AUDIENCE,
       host: HOST,
+      port: options.stsPort ?? 0,
     });
     closers.push(() => sts.close());
     const configPath = await writeDevConfig({
@@ -113,6 +118,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const { broker, warnings } = await startBrokerOn(configPath, port);
     closers.push(() => broker.close());
     const brokerUrl = broker.url.replace(/\/+$/, '');
+    // One state file per broker port: two sandboxes never take each other's.
+    const stateFile = options.stateFile ?? defaultStateFile(Number(new URL(brokerUrl).port));
     await writeState(stateFile, {
       version: 1,
       pid: process.pid,

@@ -77,6 +77,7 @@ export async function startStsServer(options: StsServerOptions): Promise<StsServ
     const action = form.get('Action');
     if (action === 'AssumeRoleWithWebIdentity') return actions.webIdentity(form, requestId);
     if (action === 'AssumeRole') return actions.assumeRole(req, body, form, requestId);
+    if (action === 'GetCallerIdentity') return actions.callerIdentity(req, body, requestId);
     throw new StsFault('InvalidAction', 'Could not find operation for this action.');
   };
 

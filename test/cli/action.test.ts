@@ -131,7 +131,8 @@ describe('action.yml', () => {
   });
 
   test('never fetches a package from a registry: no npx, and a version input is refused', async () => {
-    for (const step of action.runs.steps) assert.doesNotMatch(step.run ?? '', /\bnpx\b|npm (exec|install|i) /);
+    for (const step of action.runs.steps)
+      assert.doesNotMatch(step.run ?? '', /\bnpx\b|npm (exec|install|i) /);
     const minted = broker.requests('/credentials/mint').length;
     for (const version of ['0.1.0', 'file:../evil']) {
       const { code, stdout } = await runMintStep(
@@ -157,7 +158,11 @@ describe('action.yml', () => {
     assert.equal(setup.name, `Set up Node.js ${major} (the Docker image's major)`);
     const check = action.runs.steps.find((s) => s.name === 'Check for Node.js 22 or later');
     assert.ok(check?.run);
-    for (const [version, setupNeeded] of [['20.19.0', 'true'], ['22.0.0', 'false'], ['26.1.0', 'false']]) {
+    for (const [version, setupNeeded] of [
+      ['20.19.0', 'true'],
+      ['22.0.0', 'false'],
+      ['26.1.0', 'false'],
+    ]) {
       const bin = join(home, `node-${version}`);
       mkdirSync(bin, { recursive: true });
       writeFileSync(join(bin, 'node'), `#!/bin/sh\necho ${version.split('.')[0]}\n`, { mode: 0o755 });

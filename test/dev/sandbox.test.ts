@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ describe('voidkey dev token (client of a running sandbox)', () => {
   before(async () => {
     issuer = await startDevIssuer({ mintSecret });
     dir = await mkdtemp(join(tmpdir(), 'voidkey-dev-test-'));
-    stateFile = join(dir, '.voidkey', 'dev-sandbox.json');
+    stateFile = join(dir, '.voidkey', 'dev-sandbox-3000.json');
   });
   after(async () => {
     await issuer.close();
@@ -70,7 +70,8 @@ describe('voidkey dev token (client of a running sandbox)', () => {
   test('says no sandbox is running when there is no state file', async () => {
     await assert.rejects(requestDevToken({ stateFile: join(dir, 'missing.json'), sub: 'a' }), {
       name: 'SandboxError',
-      message: "no running voidkey dev sandbox found; start one with 'npx voidkey dev'",
+      message:
+        "no running voidkey dev sandbox found; start one with 'voidkey dev' (or 'npm start' in the checkout)",
     });
   });
 
@@ -216,15 +217,50 @@ function cleanEnv(home: string, extra: Record<string, string> = {}): NodeJS.Proc
   return { PATH: process.env.PATH, HOME: home, ...extra };
 }
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Runs one printed line as a user would paste it: through sh, from an unrelated directory. */
+function runLine(line: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile('sh', ['-c', line], { cwd, env, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: unknown }).code as number | null) : 0;
+      resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });
+    });
+  });
+}
+
+const hasAwsCli = (() => {
+  try {
+    return execFileSync('aws', ['--version'], { stdio: 'ignore', timeout: 20_000 }) !== undefined;
+  } catch {
+    return false;
+  }
+})();
+
 describe('voidkey dev (built binary)', { skip: skipReason() }, () => {
   let home: string;
+  let elsewhere: string;
   let dev: ReturnType<typeof startDev>;
   let exports: Record<string, string>;
   let commands: string[];
+  let issuerPort: number;
+  let stsPort: number;
+  const self = () => `${process.execPath} ${realpathSync(MAIN)}`;
 
   before(async () => {
     home = await mkdtemp(join(tmpdir(), 'voidkey-dev-home-'));
-    dev = startDev(['--port', '0'], cleanEnv(home));
+    elsewhere = await mkdtemp(join(tmpdir(), 'voidkey-dev-cwd-'));
+    [issuerPort, stsPort] = [await freePort(), await freePort()];
+    dev = startDev(
+      ['--port', '0', '--issuer-port', String(issuerPort), '--sts-port', String(stsPort)],
+      cleanEnv(home),
+    );
     await dev.ready;
     const lines = dev.out.stdout.split('\n');
     exports = Object.fromEntries(
@@ -233,74 +269,148 @@ describe('voidkey dev (built binary)', { skip: skipReason() }, () => {
         return m ? [[m[1], m[2]]] : [];
       }),
     );
-    commands = lines.filter((l) => l.startsWith('npx voidkey '));
+    commands = lines.filter((l) => l.startsWith(`${self()} `));
   });
   after(async () => {
     if (dev.child.exitCode === null) dev.child.kill('SIGKILL');
     await rm(home, { recursive: true, force: true });
+    await rm(elsewhere, { recursive: true, force: true });
   });
 
-  test('prints the development warning banner on stdout and stderr', () => {
+  test('prints the development warning banner exactly once', () => {
     const banner = 'WARNING: voidkey dev is a DEVELOPMENT SANDBOX. NEVER use it in production.';
-    assert.ok(dev.out.stdout.includes(banner), 'banner on stdout');
-    assert.ok(dev.out.stderr.includes(banner), 'banner on stderr');
+    assert.equal((dev.out.stdout + dev.out.stderr).split(banner).length - 1, 1);
   });
 
-  test('prints exactly the broker URL and token exports and the commands to run', () => {
+  test('listens on the issuer and STS ports asked for', () => {
+    assert.match(dev.out.stdout, new RegExp(`^ {2}issuer {3}http://127\\.0\\.0\\.1:${issuerPort}\\b`, 'm'));
+    assert.match(dev.out.stdout, new RegExp(`^ {2}sts {6}http://127\\.0\\.0\\.1:${stsPort}\\b`, 'm'));
+  });
+
+  test('prints the exports and each command on a line of its own, running this installation by absolute path', () => {
     assert.deepEqual(Object.keys(exports), ['VOIDKEY_BROKER_URL', 'VOIDKEY_OIDC_TOKEN']);
     assert.match(String(exports.VOIDKEY_BROKER_URL), /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(decodeJwt(String(exports.VOIDKEY_OIDC_TOKEN)).sub, 'dev-user');
     assert.deepEqual(commands, [
-      'npx voidkey list-keys',
-      'npx voidkey mint --keys DEV_AWS',
-      `npx voidkey dev token --sub ${CI_SUBJECT}`,
+      `${self()} list-keys`,
+      `${self()} mint --keys DEV_AWS`,
+      `${self()} mint --all`,
+      `${self()} exec --keys DEV_AWS -- aws sts get-caller-identity --endpoint-url http://127.0.0.1:${stsPort}`,
+      `${self()} dev token --sub ${CI_SUBJECT}`,
     ]);
   });
 
-  test('records itself in a 0600 state file under $HOME/.voidkey', async () => {
-    const file = join(home, '.voidkey', 'dev-sandbox.json');
+  test('records itself in a 0600 state file named after its broker port', async () => {
+    const port = new URL(String(exports.VOIDKEY_BROKER_URL)).port;
+    const file = join(home, '.voidkey', `dev-sandbox-${port}.json`);
     assert.equal((await stat(file)).mode & 0o777, 0o600);
   });
 
-  /** Runs a printed command with `npx voidkey` replaced by the built binary. */
-  const runPrinted = (command: string, env: Record<string, string>) =>
-    runCli(command.replace(/^npx voidkey /, '').split(' '), cleanEnv(home, env));
+  const runPrinted = (line: string, env: Record<string, string>) =>
+    runLine(line, elsewhere, cleanEnv(home, env));
 
-  test('lists the dev keys when the printed list-keys command is run as printed', async () => {
+  test('lists the dev keys when the printed list-keys line is run as printed from another directory', async () => {
     const ran = await runPrinted(String(commands[0]), exports);
     assert.equal(ran.code, 0, ran.stderr);
     assert.match(ran.stdout, /DEV_AWS\b/);
     assert.match(ran.stdout, /DEV_AWS_READONLY/);
   });
 
-  test('mints AWS-style credentials from the STS peer when the printed mint command is run', async () => {
+  let minted: Record<string, string> = {};
+  test('mints AWS-style credentials from the STS peer with the printed mint line', async () => {
     const ran = await runPrinted(String(commands[1]), exports);
     assert.equal(ran.code, 0, ran.stderr);
-    const vars = Object.fromEntries(
+    minted = Object.fromEntries(
       [...ran.stdout.matchAll(/^export ([A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]),
-    );
-    assert.deepEqual(Object.keys(vars).sort(), [
+    ) as Record<string, string>;
+    assert.deepEqual(Object.keys(minted).sort(), [
       'AWS_ACCESS_KEY_ID',
+      'AWS_DEFAULT_REGION',
       'AWS_REGION',
       'AWS_SECRET_ACCESS_KEY',
       'AWS_SESSION_TOKEN',
     ]);
-    assert.match(String(vars.AWS_ACCESS_KEY_ID), /^[A-Z0-9]{16,128}$/);
-    assert.ok(String(vars.AWS_SECRET_ACCESS_KEY).length > 0);
-    assert.ok(String(vars.AWS_SESSION_TOKEN).length > 0);
-    assert.equal(vars.AWS_REGION, 'us-east-1');
+    assert.match(String(minted.AWS_ACCESS_KEY_ID), /^[A-Z0-9]{16,128}$/);
+    assert.equal(minted.AWS_REGION, 'us-east-1');
   });
 
-  test('mints a token for another subject with the printed dev token command, and that token mints', async () => {
-    const ran = await runPrinted(String(commands[2]), {});
+  test("dev-user's mint --all works with the default output", async () => {
+    const ran = await runPrinted(String(commands[2]), exports);
+    assert.equal(ran.code, 0, ran.stderr);
+    const names = [...ran.stdout.matchAll(/^export ([A-Z_]+)='/gm)].map((m) => m[1]);
+    assert.ok(
+      names.includes('AWS_ACCESS_KEY_ID') && names.includes('AWS_READONLY_ACCESS_KEY_ID'),
+      names.join(),
+    );
+  });
+
+  test('the sandbox STS answers GetCallerIdentity signed with the minted keys, and refuses a bad signature', async () => {
+    const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+    const client = (secret: string) =>
+      new STSClient({
+        region: 'us-east-1',
+        endpoint: `http://127.0.0.1:${stsPort}`,
+        credentials: {
+          accessKeyId: String(minted.AWS_ACCESS_KEY_ID),
+          secretAccessKey: secret,
+          sessionToken: String(minted.AWS_SESSION_TOKEN),
+        },
+        maxAttempts: 1,
+      });
+    const who = await client(String(minted.AWS_SECRET_ACCESS_KEY)).send(new GetCallerIdentityCommand({}));
+    assert.equal(who.Account, '000000000000');
+    assert.match(String(who.Arn), /^arn:aws:sts::000000000000:assumed-role\/dev\//);
+    await assert.rejects(client('wrong-secret').send(new GetCallerIdentityCommand({})), {
+      name: 'SignatureDoesNotMatch',
+    });
+  });
+
+  test('the printed exec line runs the real AWS CLI against the sandbox STS', {
+    skip: !hasAwsCli && 'the aws CLI is not installed',
+  }, async () => {
+    const ran = await runPrinted(String(commands[3]), {
+      ...exports,
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    });
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(JSON.parse(ran.stdout).Account, '000000000000');
+  });
+
+  test('mints a token for another subject with the printed dev token line, and that token mints', async () => {
+    const ran = await runPrinted(String(commands[4]), {});
     assert.equal(ran.code, 0, ran.stderr);
     assert.match(ran.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     const token = ran.stdout.trim();
     assert.equal(decodeJwt(token).sub, CI_SUBJECT);
-    assert.equal(decodeJwt(token).aud, 'voidkey');
     const mint = await runPrinted(String(commands[1]), { ...exports, VOIDKEY_OIDC_TOKEN: token });
     assert.equal(mint.code, 0, mint.stderr);
-    assert.match(mint.stdout, /^export AWS_ACCESS_KEY_ID='/m);
+  });
+
+  test('with two sandboxes running, dev token asks the one VOIDKEY_BROKER_URL names, and refuses to guess', async () => {
+    const second = startDev(['--port', '0'], cleanEnv(home));
+    try {
+      await second.ready;
+      const url = /^export VOIDKEY_BROKER_URL=(\S+)$/m.exec(second.out.stdout)?.[1] ?? '';
+      const issuerOf = (out: string) => /^ {2}issuer {3}(\S+)/m.exec(out)?.[1];
+      for (const [env, issuer] of [
+        [exports, issuerOf(dev.out.stdout)],
+        [{ VOIDKEY_BROKER_URL: url }, issuerOf(second.out.stdout)],
+      ] as const) {
+        const ran = await runCli(['dev', 'token', '--sub', 'me'], cleanEnv(home, env));
+        assert.equal(ran.code, 0, ran.stderr);
+        assert.equal(decodeJwt(ran.stdout.trim()).iss, issuer);
+      }
+      const guess = await runCli(['dev', 'token', '--sub', 'me'], cleanEnv(home));
+      assert.equal(guess.code, 1);
+      assert.match(
+        guess.stderr,
+        /^voidkey: several voidkey dev sandboxes are running \(broker ports \d+, \d+\); set VOIDKEY_BROKER_URL/,
+      );
+    } finally {
+      second.child.kill('SIGTERM');
+      assert.equal(await second.exited, 0);
+    }
   });
 
   test('stops on SIGTERM with exit 0 and removes its state file and generated config', async () => {
@@ -308,8 +418,11 @@ describe('voidkey dev (built binary)', { skip: skipReason() }, () => {
     assert.ok(configPath && existsSync(configPath), 'config path printed and present while running');
     dev.child.kill('SIGTERM');
     assert.equal(await dev.exited, 0);
-    assert.equal(existsSync(join(home, '.voidkey', 'dev-sandbox.json')), false);
-    assert.equal(existsSync(configPath), false);
+    assert.deepEqual(
+      readdirSync(join(home, '.voidkey')).filter((f) => f.startsWith('dev-sandbox')),
+      [],
+    );
+    assert.equal(existsSync(dirname(configPath)), false);
   });
 
   test('says no sandbox is running, with exit 1, once it has stopped', async () => {
@@ -317,7 +430,7 @@ describe('voidkey dev (built binary)', { skip: skipReason() }, () => {
     assert.equal(ran.code, 1);
     assert.equal(
       ran.stderr,
-      "voidkey dev token: no running voidkey dev sandbox found; start one with 'npx voidkey dev'\n",
+      "voidkey: no running voidkey dev sandbox found; start one with 'voidkey dev' (or 'npm start' in the checkout)\n",
     );
     assert.equal(ran.stdout, '');
   });
@@ -344,11 +457,8 @@ describe('voidkey dev on a taken port (built binary)', { skip: skipReason() }, (
     const code = await dev.exited;
     assert.equal(code, 1);
     const last = dev.out.stderr.trimEnd().split('\n').at(-1);
-    assert.equal(
-      last,
-      `voidkey dev: port ${port} on 127.0.0.1 is already in use; choose another with --port N`,
-    );
+    assert.equal(last, `voidkey: port ${port} on 127.0.0.1 is already in use; choose another with --port N`);
     assert.equal(dev.out.stdout.includes('export VOIDKEY_BROKER_URL='), false);
-    assert.equal(existsSync(join(home, '.voidkey', 'dev-sandbox.json')), false);
+    assert.equal(existsSync(join(home, '.voidkey', `dev-sandbox-${port}.json`)), false);
   });
 });

@@ -41,6 +41,8 @@ const devAwsKey = {
     AWS_SECRET_ACCESS_KEY: 'SecretAccessKey',
     AWS_SESSION_TOKEN: 'SessionToken',
     AWS_REGION: { value: 'us-east-1' },
+    // Version 1 of the AWS CLI reads only this one.
+    AWS_DEFAULT_REGION: { value: 'us-east-1' },
   },
 };
 
@@ -79,6 +81,12 @@ export function devConfig(input: DevConfigInput): Record<string, unknown> {
             roleArn: 'arn:aws:iam::000000000000:role/dev-readonly',
             duration: 900,
             policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+            // Names of their own, so `voidkey mint --all` prints both keys in one environment.
+            outputs: {
+              AWS_READONLY_ACCESS_KEY_ID: 'AccessKeyId',
+              AWS_READONLY_SECRET_ACCESS_KEY: 'SecretAccessKey',
+              AWS_READONLY_SESSION_TOKEN: 'SessionToken',
+            },
           },
         },
       },

@@ -1,11 +1,11 @@
 /**
- * The running sandbox's state file (default `~/.voidkey/dev-sandbox.json`,
+ * The running sandbox's state file (default `~/.voidkey/dev-sandbox-PORT.json`,
  * mode 0600): how `voidkey dev token`, a separate process, finds the sandbox's
  * loopback minting endpoint and the per-start secret that guards it. The
  * signing key itself never leaves the sandbox process.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -33,9 +33,20 @@ export class SandboxError extends Error {
   }
 }
 
-/** The per-user state file path: `$HOME/.voidkey/dev-sandbox.json`. */
-export function defaultStateFile(): string {
-  return join(homedir(), '.voidkey', 'dev-sandbox.json');
+/** The directory holding the state files: `$HOME/.voidkey`. */
+export function stateDir(): string {
+  return join(homedir(), '.voidkey');
+}
+
+/** The state file of the sandbox whose broker listens on `port`: `$HOME/.voidkey/dev-sandbox-PORT.json`. */
+export function defaultStateFile(port: number): string {
+  return join(stateDir(), `dev-sandbox-${port}.json`);
+}
+
+/** Every sandbox state file present (running or not). */
+export async function listStateFiles(): Promise<string[]> {
+  const names = await readdir(stateDir()).catch(() => [] as string[]);
+  return names.filter((name) => /^dev-sandbox-\d+\.json$/.test(name)).map((name) => join(stateDir(), name));
 }
 
 /** Writes `state` atomically with mode 0600, creating its directory with mode 0700. */

@@ -10,7 +10,7 @@ import { createIssuedStore } from './issued.ts';
 import { parseChainedRoleRequest, parseRoleRequest } from './params.ts';
 import { verifySigV4 } from './sigv4.ts';
 import { createWebIdentityVerifier } from './web-identity.ts';
-import { assumeRoleResponse, StsFault, webIdentityResponse } from './xml.ts';
+import { assumeRoleResponse, callerIdentityResponse, StsFault, webIdentityResponse } from './xml.ts';
 
 /** Who asks for a role: the web identity's subject and claims (the chain's origin for AssumeRole). */
 export interface StsCaller {
@@ -105,7 +105,22 @@ export function createStsActions(options: StsActionOptions) {
     return assumeRoleResponse(credentials, role, requestId);
   };
 
-  return { webIdentity, assumeRole, calls };
+  /** GetCallerIdentity: who signed the request, as STS says it (a first smoke test for minted keys). */
+  const callerIdentity = (req: IncomingMessage, body: Buffer, requestId: string): string => {
+    const request = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body };
+    const signer = verifySigV4(request, issued.get, Date.now());
+    const session = issued.get(signer);
+    if (!session) {
+      throw new StsFault(
+        'InvalidClientTokenId',
+        'The security token included in the request is invalid.',
+        403,
+      );
+    }
+    return callerIdentityResponse(session.role, requestId);
+  };
+
+  return { webIdentity, assumeRole, callerIdentity, calls };
 }
 
 function roleCheck(allowed: AllowedRoles | undefined): (roleArn: string, caller: StsCaller) => boolean {

@@ -49,13 +49,24 @@ export function awsTimestamp(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19)}Z`;
 }
 
-/** `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION` and its role id. */
-function assumedRoleUser(role: AssumedRole): string {
+/** `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`, its role id and the account. */
+function assumedRole(role: AssumedRole): { arn: string; id: string; account: string } {
   const [, partition = 'aws', , , account = '', resource = ''] = role.roleArn.split(':');
   const roleName = resource.split('/').pop() ?? '';
   const arn = `arn:${partition}:sts::${account}:assumed-role/${roleName}/${role.sessionName}`;
   const id = `AROA${account.padEnd(12, '0').slice(0, 12)}EXAMPLE:${role.sessionName}`;
+  return { arn, id, account };
+}
+
+function assumedRoleUser(role: AssumedRole): string {
+  const { arn, id } = assumedRole(role);
   return `<AssumedRoleUser>${el('Arn', arn)}${el('AssumedRoleId', id)}</AssumedRoleUser>`;
+}
+
+/** The GetCallerIdentityResponse document for the session that signed the request. */
+export function callerIdentityResponse(role: AssumedRole, requestId: string): string {
+  const { arn, id, account } = assumedRole(role);
+  return wrap('GetCallerIdentity', el('Arn', arn) + el('UserId', id) + el('Account', account), requestId);
 }
 
 function credentialsXml(c: IssuedCredentials): string {
