@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Sandbox } from '../dev/sandbox.ts';
 import { argsErrorMessage } from './client/flags.ts';
+import { stopWhenOrphaned } from './orphan.ts';
 
 const USAGE = `Usage:
   voidkey dev [--port N] [--issuer-port N] [--sts-port N]
@@ -151,6 +152,7 @@ async function runSandbox(args: string[]): Promise<number> {
   const { startSandbox, DEV_CI_SUBJECT } = await import('../dev/sandbox.ts');
   // Listening before anything starts, so a SIGTERM during start-up still cleans up.
   const stopped = waitForSignal();
+  stopWhenOrphaned(process.env);
   const sandbox = await startSandbox({
     port,
     ...(issuerPort === undefined ? {} : { issuerPort }),

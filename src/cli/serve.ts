@@ -13,6 +13,7 @@ import type { LoggingConfig } from '../core/config/schema.ts';
 import { tuneHeapGrowth } from '../server/heap.ts';
 import { createLogger, startBroker } from '../server/main.ts';
 import { argsErrorMessage } from './client/flags.ts';
+import { stopWhenOrphaned } from './orphan.ts';
 
 const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]
 
@@ -137,6 +138,7 @@ export async function run(
       env,
       handleSignals: true,
     });
+    stopWhenOrphaned(env);
   } catch (err) {
     logger.error({ err }, 'the broker could not start');
     process.stderr.write(`voidkey serve: ${err instanceof Error ? err.message : String(err)}\n`);
