@@ -128,7 +128,11 @@ describe('voidkey config validate', () => {
   }, async () => {
     const r = await cli(['validate'], {}, join(dir, 'cwd', 'config'));
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /no config file found/);
+    // A plain sentence, not a field path: there is no config whose root could be at fault.
+    assert.match(
+      r.stderr,
+      /^voidkey config validate: no config file found: pass --config PATH or set CONFIG_PATH/,
+    );
   });
 
   test('exits 2 on an unknown flag, a missing value or a missing or unknown subcommand', async () => {
