@@ -12,8 +12,6 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { cleanEnv, type Exit, freePort, runToEnd, spawnProcess, waitForHttp } from '../../helpers/process.ts';
 
-export { freePort };
-
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** Absolute path of the built executable. */
 export const BIN = join(ROOT, 'dist/cli/main.js');
