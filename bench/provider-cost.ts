@@ -37,7 +37,7 @@ const [{ createAwsStsProvider }, { createStsClient }, { requestDeadline }, { cre
     built<typeof import('../src/providers/aws-sts/index.ts')>('providers/aws-sts/index.js'),
     built<typeof import('../src/providers/aws-sts/client.ts')>('providers/aws-sts/client.js'),
     built<typeof import('../src/server/routes/deadline.ts')>('server/routes/deadline.js'),
-    built<typeof import('../src/server/telemetry.ts')>('server/telemetry.js'),
+    built<typeof import('../src/server/metrics.ts')>('server/metrics.js'),
   ]);
 
 const ROLE = 'arn:aws:iam::123456789012:role/bench-1-a';

@@ -10,8 +10,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/config/index.ts';
 import type { LoggingConfig } from '../core/config/schema.ts';
-import { tuneHeapGrowth } from '../server/heap.ts';
-import { createLogger, startBroker } from '../server/main.ts';
+import { createLogger, startBroker, tuneHeapGrowth } from '../server/main.ts';
 
 const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]
 
