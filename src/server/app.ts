@@ -13,8 +13,7 @@ import { configOnlyProbe, type HealthProbe } from './health/probe.ts';
 import { registerHealthRoutes } from './health/routes.ts';
 import { serverOptions } from './options.ts';
 import { handleError, registerErrorHandling } from './plugins/errors.ts';
-import type { SubjectLimiter } from './plugins/rate-limit.ts';
-import { type RequestObserver, registerCredentialRoutes } from './routes/credentials.ts';
+import { type RequestObserver, registerCredentialRoutes, type SubjectLimiter } from './routes/credentials.ts';
 import { readPackageVersion } from './version.ts';
 
 export type { HealthProbe, HealthReport, HealthState } from './health/probe.ts';

@@ -22,8 +22,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { RateLimitConfig } from '../../core/config/schema.ts';
 import { BrokerError } from '../../core/errors.ts';
-import type { Logger, VerifiedToken } from '../../core/types.ts';
+import type { Logger } from '../../core/types.ts';
 import { type BrokerMetrics, METRICS_PATH } from '../metrics.ts';
+import type { SubjectLimiter } from '../routes/credentials.ts';
 import { type CounterStore, counterKey } from '../state/index.ts';
 
 /** Routes no limit applies to (load balancers and Prometheus poll them). */
@@ -151,9 +152,6 @@ export interface SubjectLimitOptions {
   /** Clock, ms (default Date.now). */
   now?: () => number;
 }
-
-/** The per-subject limit: resolves while the identity is within it, else throws 429. */
-export type SubjectLimiter = (verified: VerifiedToken) => Promise<void>;
 
 /**
  * A check to run once per verified mint: resolves while the identity is

@@ -11,7 +11,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CredentialBroker, MintedKeyAudit, MintResult } from '../../core/mint.ts';
 import { discardedMints } from '../../core/mint.ts';
 import type { VerifiedToken } from '../../core/types.ts';
-import type { SubjectLimiter } from '../plugins/rate-limit.ts';
 import { type Deadline, requestDeadline, untilDeadline } from './deadline.ts';
 import { presentedToken, queryToken } from './token.ts';
 
@@ -53,6 +52,9 @@ export interface RequestObserver {
     event: MintEvent & { error: unknown; discarded: MintedKeyAudit[] },
   ): void | Promise<void>;
 }
+
+/** The per-subject limit: resolves while the identity is within it, else throws 429. */
+export type SubjectLimiter = (verified: VerifiedToken) => Promise<void>;
 
 /** What every mint event carries. */
 export interface MintEvent {
