@@ -220,6 +220,29 @@ the line (it could hold a secret):
 An empty *included* file is no error: it adds nothing.
 `;
 
+const PROSE_EDITORS = `## Editor support (JSON Schema)
+
+\`schema/config.schema.json\` is generated from the same schema as this page
+(\`npm run docs:config\`) and ships in the package. Editors that use
+yaml-language-server (the YAML extension of VS Code; Neovim or Helix with
+that server) check a file against it, complete field names and show these
+descriptions when the file's first line names it:
+
+\`\`\`yaml
+# yaml-language-server: $schema=./node_modules/voidkey/schema/config.schema.json
+\`\`\`
+
+The path is relative to the YAML file (or an absolute path or URL). The
+schema describes the file as written, before substitution: wherever a
+number, a boolean or a fixed set of words goes, a value that is exactly one
+\`\${…}\` is accepted too, and fields with a default may be left out. A file
+used only through \`includes\` may lack required sections; leave the header
+out of such a fragment. The editor's check is a convenience:
+\`voidkey config validate\` remains the authority (cross-checks and
+warnings are not in the schema). \`schema/policy-tests.schema.json\` does
+the same for the case files of \`voidkey policy test\` (docs/policy.md).
+`;
+
 const PROSE_OUTPUTS = `## Outputs
 
 A key's \`outputs\` maps environment-variable names (\`^[A-Za-z_][A-Za-z0-9_]*$\`)
@@ -287,6 +310,7 @@ export function renderConfigDocs(): string {
     sections(),
     PROSE_SUBSTITUTION,
     PROSE_MERGING,
+    PROSE_EDITORS,
     PROSE_OUTPUTS,
     PROSE_CHECKS,
     providerTables(),
