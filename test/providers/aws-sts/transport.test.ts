@@ -80,9 +80,7 @@ describe('aws-sts provider transport failures', () => {
     assert.equal(sts.stats.requests, requests);
   });
 
-  for (const [kind, controllerOf] of [
-    ['AbortController', () => new AbortController()],
-  ] as const) {
+  for (const [kind, controllerOf] of [['AbortController', () => new AbortController()]] as const) {
     test(`a signal firing during the call aborts it without retrying (${kind})`, async () => {
       silentRequests = 0;
       const provider = createAwsStsProvider(providerConfig(silentUrl), deps({ httpTimeout: 5000 }));
