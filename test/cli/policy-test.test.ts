@@ -345,6 +345,18 @@ describe('voidkey policy test: which config', () => {
   });
 });
 
+describe('voidkey policy --help', () => {
+  for (const args of [['--help'], ['test', '--help'], ['explain', '-h']]) {
+    test(`policy ${args.join(' ')} prints the usage on stdout, exit 0`, async () => {
+      const r = await policy(args);
+      assert.equal(r.code, 0);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, /^Usage: voidkey policy /);
+      if (args[0] !== '--help') assert.match(r.stdout, /\nExit status: 0 /);
+    });
+  }
+});
+
 describe('voidkey policy (through the executable)', () => {
   const home = makeHome();
   after(() => removeHome(home));
