@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/core/config/index.ts';
-import { compilePolicy } from '../src/core/policy.ts';
+import { compilePolicy } from '../src/core/policy/subjects.ts';
 import { benchConfigYaml, SECRET_VARIABLE } from './config.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
