@@ -14,6 +14,7 @@ import { resolveProviderAudience } from '../core/providers-meta.ts';
 import { createTokenVerifier } from '../core/token/index.ts';
 import type { HttpClient } from '../core/types.ts';
 import { createDispatcher, createHttpClient } from '../providers/http.ts';
+import { argsErrorMessage } from './client/flags.ts';
 
 /** Where the command reads its environment and writes its output (tests pass their own). */
 export interface CommandIo {
@@ -28,7 +29,6 @@ const USAGE = `Usage: voidkey config validate [--config PATH] [--check-connectiv
 
 Validates a broker config and prints every problem at once, one line each as
 "path.to.field: what is wrong". Warnings go to stderr prefixed "warning:".
-Exit status: 0 valid, 1 invalid, 2 usage error.
 
 Options:
   --config PATH          the config file; else $CONFIG_PATH, ./config/config.yaml,
@@ -36,6 +36,11 @@ Options:
   --check-connectivity   also fetch each issuer's discovery document and JWKS and
                          one broker token per audience, reporting what fails
   -h, --help             show this help
+
+Exit codes:
+  0  valid (warnings may be printed)
+  1  invalid, or (with --check-connectivity) something unreachable or wrong
+  2  usage: unknown option, missing value, unknown subcommand
 `;
 
 function processIo(): CommandIo {
@@ -71,7 +76,7 @@ function parseFlags(args: string[]): ValidateFlags | string {
       help: values.help === true,
     };
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return argsErrorMessage('config validate', err);
   }
 }
 
@@ -172,14 +177,13 @@ export async function run(args: string[], io: CommandIo = processIo()): Promise<
     return 0;
   }
   if (sub !== 'validate') {
-    io.stderr(
-      `voidkey config: ${sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`}\n\n${USAGE}`,
-    );
+    const what = sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub.slice(0, 40)}'`;
+    io.stderr(`voidkey: ${what} (see 'voidkey config --help')\n`);
     return 2;
   }
   const flags = parseFlags(rest);
   if (typeof flags === 'string') {
-    io.stderr(`voidkey config validate: ${flags}\n\n${USAGE}`);
+    io.stderr(`voidkey: ${flags}\n`);
     return 2;
   }
   if (flags.help) {
@@ -197,8 +201,8 @@ async function validate(flags: ValidateFlags, io: CommandIo): Promise<number> {
   });
   if (found === undefined) {
     io.stderr(
-      '(root): no config file found: pass --config PATH or set CONFIG_PATH ' +
-        '(also searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
+      'voidkey config validate: no config file found: pass --config PATH or set CONFIG_PATH ' +
+        '(searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
     );
     return 1;
   }

@@ -12,6 +12,7 @@ import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/co
 import type { LoggingConfig } from '../core/config/schema.ts';
 import { tuneHeapGrowth } from '../server/heap.ts';
 import { createLogger, startBroker } from '../server/main.ts';
+import { argsErrorMessage } from './client/flags.ts';
 
 const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]
 
@@ -23,6 +24,11 @@ Options:
   --port N        port to listen on; else $PORT, server.port, 3000
   --host ADDR     address to listen on; else server.host (0.0.0.0)
   -h, --help      show this help
+
+Exit codes:
+  0  stopped cleanly (SIGTERM or SIGINT)
+  1  invalid config, no config found, or the broker could not start (e.g. port in use)
+  2  usage: unknown option, missing value, bad --port
 `;
 
 interface ServeFlags {
@@ -47,7 +53,7 @@ function parseFlags(args: string[]): ServeFlags | string {
     });
     return { ...values, help: values.help === true };
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return argsErrorMessage('serve', err);
   }
 }
 
@@ -80,7 +86,7 @@ export async function run(
 ): Promise<number> {
   const flags = parseFlags(args);
   if (typeof flags === 'string') {
-    process.stderr.write(`voidkey serve: ${flags}\n\n${USAGE}`);
+    process.stderr.write(`voidkey: ${flags}\n`);
     return 2;
   }
   if (flags.help) {
@@ -97,8 +103,8 @@ export async function run(
   const found = findConfigPath({ ...(flags.config ? { flag: flags.config } : {}), env, exists: existsSync });
   if (found === undefined) {
     process.stderr.write(
-      '(root): no config file found: pass --config PATH or set CONFIG_PATH ' +
-        '(also searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
+      'voidkey serve: no config file found: pass --config PATH or set CONFIG_PATH ' +
+        '(searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
     );
     return 1;
   }

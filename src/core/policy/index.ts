@@ -16,6 +16,8 @@
  *   d.denied / d.reasons       // refused names; { KEY: reason code } (decide.ts REASON_CODES)
  *   d.outcomes                 // { KEY: KeyOutcome } with grantedBy / deniedBy (identity / rule names)
  * policy.keysFor(token)        // { matched, keys: [{ name, key, grantedBy }] }: what would mint now
+ * policy.grantable(token)      // every key M grants, before denials and rendering
+ * policy.matchingDenyRules(token)  // names of the deny rules that match
  * policy.explain(token, keys, 'caller' | 'full')   // Explanation (explain.ts): 'caller' is what
  *                              // server.explain may show a caller; 'full' adds expected/actual values
  *                              // and hints, for offline use only
@@ -77,6 +79,10 @@ export interface Policy {
   authorize(token: TokenFacts, requested: readonly string[]): Decision;
   /** The keys that would mint now (union minus denials, conflicts and rendering failures). */
   keysFor(token: TokenFacts): { matched: readonly string[]; keys: readonly ListedKey[] };
+  /** Every key some member of M grants (before denials and rendering), configuration order. */
+  grantable(token: TokenFacts): string[];
+  /** Names of the deny rules that match `token`. */
+  matchingDenyRules(token: TokenFacts): string[];
   /** Why each of `requested` is granted or refused; 'caller' is safe to show the token's holder. */
   explain(token: TokenFacts, requested: readonly string[], level: 'caller' | 'full'): Explanation;
 }
@@ -88,6 +94,9 @@ export function compilePolicy(config: PolicyConfig | Readonly<Config>): Policy {
     rules,
     authorize: (token: TokenFacts, requested: readonly string[]) => authorize(rules, token, requested),
     keysFor: (token: TokenFacts) => keysFor(rules, token),
+    grantable: (token: TokenFacts) => grantableKeys(matchIdentities(rules.idps.get(token.idp), token.claims)),
+    matchingDenyRules: (token: TokenFacts) =>
+      matchDenies(rules.idps.get(token.idp), token.claims).map((d) => d.name),
     explain: (token: TokenFacts, requested: readonly string[], level: 'caller' | 'full') =>
       explain(rules, token, requested, level),
   });

@@ -51,13 +51,11 @@ export function compileRegex(source: string, lowerOnly = false): Regex | { error
   const badGroup = groups.find((g) => !GROUP_NAME.test(g));
   if (badGroup !== undefined)
     return { error: 'a group name must be letters, digits and _ (not starting with a digit)' };
-  const started = performance.now();
-  re.testExact(PROBE);
-  if (performance.now() - started > MAX_PROBE_MS) {
-    return { error: `the regex is too costly (over ${MAX_PROBE_MS} ms on a 1 KiB probe)` };
-  }
   if (EVERYTHING_PROBES.every((p) => re.testExact(p))) {
     return { error: 'the regex matches everything; write `present: true` if that is meant' };
+  }
+  if (!withinProbeTime(re)) {
+    return { error: `the regex is too costly (over ${MAX_PROBE_MS} ms on a 1 KiB probe)` };
   }
   return {
     source,
@@ -101,4 +99,18 @@ function refusedShape(source: string, lowerOnly: boolean): string | undefined {
 /** The pattern with each `\X` escape removed, so `\S` or `\P{L}` are not taken for upper-case letters. */
 function stripEscapes(source: string): string {
   return source.replace(/\\p\{[^}]*\}|\\P\{[^}]*\}|\\[pP][A-Za-z]|\\./g, '');
+}
+
+/**
+ * True when the probe runs within the time cap. The best of three runs
+ * counts: a busy machine (or the engine's first, cache-building run) must not
+ * refuse a config that is cheap to match.
+ */
+function withinProbeTime(re: RE2JS): boolean {
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    re.testExact(PROBE);
+    if (performance.now() - started <= MAX_PROBE_MS) return true;
+  }
+  return false;
 }

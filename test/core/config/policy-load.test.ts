@@ -7,7 +7,8 @@ import { baseConfig, cleanup, loadObject, loadPath, tempDir, writeFiles } from '
 after(cleanup);
 
 const PIN = { repository_owner_id: '49812345' };
-const withRules = () => ({
+// biome-ignore lint/suspicious/noExplicitAny: tests reshape this freely
+const withRules = (): Record<string, any> => ({
   ...baseConfig(),
   keys: {
     DEPLOY_PROD: {
