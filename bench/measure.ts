@@ -52,14 +52,8 @@ export function cpuSeconds(pid: number): number {
 function cpuBusySeconds(cpu: number | undefined): number {
   if (cpu === undefined) return Number.NaN;
   try {
-    const line = readFileSync('/proc/stat', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`cpu${cpu} `));
-    const [user, nice, system, , , irq, softirq, steal] = (line ?? '')
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
+    const row = new RegExp(`^cpu${cpu} (.*)$`, 'm').exec(readFileSync('/proc/stat', 'utf8'))?.[1];
+    const [user, nice, system, , , irq, softirq, steal] = (row ?? '').trim().split(/\s+/).map(Number);
     return (
       [user, nice, system, irq, softirq, steal].reduce<number>((a, n) => a + (n ?? Number.NaN), 0) / CLK_TCK
     );

@@ -200,7 +200,7 @@ export function createLogger(
     : pino(options, (destination ?? stdoutDestination()) as pino.DestinationStream);
   redactChildBindings(logger);
   if (logging.format === 'pretty' && !pretty) {
-    logger.info('logging.format is pretty but pino-pretty is not installed; logging JSON');
+    logger.warn('logging.format is pretty but pino-pretty is not installed; logging JSON');
   }
   return logger;
 }
@@ -231,7 +231,8 @@ function redactChildBindings(logger: PinoLogger): void {
   });
 }
 
-function prettyAvailable(): boolean {
+/** True when `pino-pretty` (an optional package) can be loaded for `logging.format: pretty`. */
+export function prettyAvailable(): boolean {
   try {
     createRequire(import.meta.url).resolve('pino-pretty');
     return true;
