@@ -16,8 +16,7 @@ import {
   loadConfig,
 } from '../core/config/index.ts';
 import type { LoggingConfig } from '../core/config/schema.ts';
-import { tuneHeapGrowth } from '../server/heap.ts';
-import { createLogger, startBroker } from '../server/main.ts';
+import { createLogger, startBroker, tuneHeapGrowth } from '../server/main.ts';
 import { argsErrorMessage } from './client/flags.ts';
 
 const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]

@@ -8,9 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Config } from '../../../src/core/config/schema.ts';
 import { InvalidTokenError, ServiceUnavailableError } from '../../../src/core/errors.ts';
 import { silentLogger, type VerifiedToken } from '../../../src/core/types.ts';
-import type { HealthProbe } from '../../../src/server/routes/health.ts';
-import { REDIS_DOWN_ERROR } from '../../../src/server/store/health.ts';
-import { createSharedState, IP_NAMESPACE, type SharedState } from '../../../src/server/store/index.ts';
+import { type HealthProbe, REDIS_DOWN_ERROR, withRedisCheck } from '../../../src/server/health/probe.ts';
+import { counterKey, createSharedState, type SharedState } from '../../../src/server/state/index.ts';
 import {
   deadPort,
   deleteUnder,
@@ -42,18 +41,16 @@ function recordingMetrics() {
 }
 
 describe('shared state without redis', () => {
-  test('keeps counters and one-time tokens in memory and leaves health alone', async () => {
+  test('keeps counters and one-time tokens in memory, always reachable', async () => {
     const state = await createSharedState(withRedis(undefined), {
       logger: silentLogger,
       ...recordingMetrics(),
     });
     assert.equal(state.kind, 'memory');
-    assert.equal(state.redis, undefined);
-    assert.equal(state.stores.redis, undefined);
-    assert.equal((await state.stores.subjects?.increment('k', 1000))?.count, 1);
+    assert.equal((await state.counters.increment('k', 1000)).count, 1);
     await state.replayGuard.claim(token('t1'), 1000, signal());
     await assert.rejects(state.replayGuard.claim(token('t1'), 1000, signal()), InvalidTokenError);
-    assert.equal(state.withHealth(probe), probe);
+    assert.equal(await state.ping(), true);
     await state.start();
     await state.close();
   });
@@ -80,27 +77,31 @@ describe('shared state with redis', () => {
     raw.disconnect();
   });
 
-  test('shares one-time tokens and counters between instances under the key prefix', async () => {
+  test("shares one-time tokens and both limits' counters between instances under the key prefix", async () => {
     const [a, b] = states;
     assert.ok(a && b);
     assert.equal(a.kind, 'redis');
-    assert.equal(a.stores.redisNameSpace, IP_NAMESPACE);
-    assert.equal(a.stores.redis, a.redis?.client);
     await a.replayGuard.claim(token('shared'), 10_000, signal());
     await assert.rejects(
       b.replayGuard.claim(token('shared'), 10_000, signal()),
       (e: unknown) => e instanceof InvalidTokenError && e.reason === 'token_replayed',
     );
-    await a.stores.subjects?.increment('subject:x', 10_000);
-    assert.equal((await b.stores.subjects?.increment('subject:x', 10_000))?.count, 2);
+    const subject = counterKey.subject({ iss: 'https://issuer.test', sub: 's' });
+    await a.counters.increment(subject, 10_000);
+    assert.equal((await b.counters.increment(subject, 10_000)).count, 2);
+    await a.counters.increment(counterKey.ip('192.0.2.1'), 10_000);
+    assert.equal((await b.counters.increment(counterKey.ip('192.0.2.1'), 10_000)).count, 2);
     const keys = await keysUnder(raw, prefix);
-    assert.equal(keys.length, 2);
-    assert.ok(keys.includes(`${prefix}rate-limit:subject:x`));
+    assert.equal(keys.length, 3);
+    assert.ok(keys.includes(`${prefix}rate-limit:ip:192.0.2.1`));
+    assert.ok(keys.some((k) => k.startsWith(`${prefix}rate-limit:subject:`) && /:[0-9a-f]{64}$/.test(k)));
     assert.ok(keys.some((k) => /^.*:replay:[0-9a-f]{64}:[0-9a-f]{64}$/.test(k)));
   });
 
   test('reports redis healthy', async () => {
-    const report = await states[0]?.withHealth(probe).report();
+    const state = states[0];
+    assert.ok(state);
+    const report = await withRedisCheck(probe, state.ping).report();
     assert.deepEqual(report, { status: 'healthy', checks: { config: 'healthy', redis: 'healthy' } });
   });
 });
@@ -122,8 +123,8 @@ describe('shared state with an unreachable redis', () => {
           e instanceof ServiceUnavailableError && e.details?.reason === 'replay_store_unavailable',
       );
       assert.deepEqual(errors, ['claim']);
-      await assert.rejects(state.stores.subjects?.increment('k', 1000) ?? Promise.resolve());
-      assert.deepEqual(await state.withHealth(probe).report(), {
+      await assert.rejects(state.counters.increment('k', 1000));
+      assert.deepEqual(await withRedisCheck(probe, state.ping).report(), {
         status: 'degraded',
         checks: { config: 'healthy', redis: 'degraded' },
         errors: [REDIS_DOWN_ERROR],

@@ -1,8 +1,8 @@
 /** The `redis` health check: degraded (never unhealthy) when down, and a cached PING. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { HealthProbe, HealthReport } from '../../../src/server/routes/health.ts';
-import { addRedisCheck, REDIS_DOWN_ERROR, withRedisCheck } from '../../../src/server/store/health.ts';
+import type { HealthProbe, HealthReport } from '../../../src/server/health/probe.ts';
+import { addRedisCheck, REDIS_DOWN_ERROR, withRedisCheck } from '../../../src/server/health/probe.ts';
 
 const healthy: HealthReport = { status: 'healthy', checks: { config: 'healthy' } };
 

@@ -1,18 +1,24 @@
 /**
- * The broker's Prometheus metrics (SPEC §7), on a registry of their own so
- * several apps in one process (tests, the sandbox) never collide. Every
- * label value is bounded by the config or by code: configured names,
- * operations, reasons, results — never a subject, token id, URL path or
- * client-supplied key name.
+ * The broker's Prometheus metrics and `GET /metrics` (docs/operations.md),
+ * on prom-client, with a registry of their own so several apps in one
+ * process (tests, the sandbox) never collide. Every label value is bounded
+ * by the config or by code: configured names, operations, reasons, results,
+ * route templates — never a subject, token id, URL path or client-supplied
+ * key name. Requests no route matched (404, 405) share `route="unmatched"`,
+ * so a scanner cannot create series. The endpoint is unauthenticated; keep
+ * it off public ingress (the nginx example does not expose it).
  */
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../core/config/schema.ts';
 import type { Telemetry } from '../core/types.ts';
-import { registerHttpMetrics } from './http-metrics.ts';
-import { plainCounter, plainHistogram } from './plain-metrics.ts';
 
 /** Result label of every counter that has one. */
 export type Outcome = 'success' | 'failure';
+
+/** The path of the metrics endpoint. */
+export const METRICS_PATH = '/metrics';
 
 /** The metrics of one broker process and the hooks that feed them. */
 export interface BrokerMetrics {
@@ -40,12 +46,22 @@ const PROVIDER_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10];
 
 /** Every instrument, registered on `registry`. */
 function defineMetrics(registry: Registry) {
-  // Counters and histograms are plain metrics (plain-metrics.ts): the same text as
-  // prom-client's, without its per-call label checks; a mint feeds several of them.
-  const counter = (name: string, help: string, labelNames: readonly string[]) =>
-    plainCounter(registry, { name, help, labelNames });
+  const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter<L>({ name, help, labelNames, registers });
   return {
-    http: registerHttpMetrics(registry, { buckets: HTTP_BUCKETS }),
+    requests: counter('http_requests_total', 'HTTP requests answered, by route template.', [
+      'method',
+      'route',
+      'status_code',
+    ]),
+    durations: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time to answer HTTP requests, by route template.',
+      labelNames: ['method', 'route'] as const,
+      buckets: HTTP_BUCKETS,
+      registers,
+    }),
     minting: counter('credential_minting_total', 'Keys minted or failed, by provider and key name.', [
       'provider',
       'key',
@@ -60,11 +76,12 @@ function defineMetrics(registry: Registry) {
       'issuer',
       'result',
     ]),
-    providerCalls: plainHistogram(registry, {
+    providerCalls: new Histogram({
       name: 'voidkey_provider_call_duration_seconds',
       help: 'Calls to access providers (STS, IAM Credentials, Entra), seconds, retries included.',
-      labelNames: ['provider', 'operation', 'result'],
+      labelNames: ['provider', 'operation', 'result'] as const,
       buckets: PROVIDER_BUCKETS,
+      registers,
     }),
     refreshes: counter(
       'voidkey_broker_token_refreshes_total',
@@ -87,7 +104,7 @@ function defineMetrics(registry: Registry) {
       name: 'voidkey_build_info',
       help: 'Always 1; the version label says which build runs.',
       labelNames: ['version'] as const,
-      registers: [registry],
+      registers,
     }),
   };
 }
@@ -97,34 +114,61 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
   const registry = new Registry();
   const m = defineMetrics(registry);
   m.buildInfo.set({ version: options.version }, 1);
-  m.rateLimitErrors.inc([], 0);
-  m.auditFailures.inc([], 0);
-  for (const result of ['success', 'failure']) m.reloads.inc([result], 0);
+  for (const result of ['success', 'failure']) m.reloads.inc({ result }, 0);
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const telemetry: Telemetry = {
-    tokenVerification: (idp, result, reason) => m.verifications.inc([idp, result, reason]),
-    jwksFetch: (issuer, result) => m.jwks.inc([issuer, result]),
-    brokerTokenRefresh: (audience, result) => m.refreshes.inc([audience, result]),
+    tokenVerification: (idp, result, reason) => m.verifications.inc({ idp, result, reason }),
+    jwksFetch: (issuer, result) => m.jwks.inc({ issuer, result }),
+    brokerTokenRefresh: (audience, result) => m.refreshes.inc({ audience, result }),
     providerCall: (provider, operation, result, seconds) =>
-      m.providerCalls.observe([provider, operation, result], seconds),
+      m.providerCalls.observe({ provider, operation, result }, seconds),
   };
 
   return {
     registry,
     telemetry,
-    httpRequest: (method, route, statusCode, seconds) => m.http.record(method, route, statusCode, seconds),
-    mint: (provider, key, status) => m.minting.inc([provider, key, status]),
-    rateLimitStoreError: () => m.rateLimitErrors.inc([]),
-    replayStoreError: (operation) => m.replayErrors.inc([operation]),
-    auditWriteFailure: () => m.auditFailures.inc([]),
-    configReload: (result) => m.reloads.inc([result]),
+    httpRequest(method, route, statusCode, seconds) {
+      m.requests.inc({ method, route, status_code: statusCode });
+      m.durations.observe({ method, route }, seconds);
+    },
+    mint: (provider, key, status) => m.minting.inc({ provider, key, status }),
+    rateLimitStoreError: () => m.rateLimitErrors.inc(),
+    replayStoreError: (operation) => m.replayErrors.inc({ operation }),
+    auditWriteFailure: () => m.auditFailures.inc(),
+    configReload: (result) => m.reloads.inc({ result }),
     seed(config) {
       for (const identity of config.clientIdentities) {
         for (const [key, { provider }] of Object.entries(identity.keys)) {
-          for (const status of ['success', 'failure']) m.minting.inc([provider, key, status], 0);
+          for (const status of ['success', 'failure']) m.minting.inc({ provider, key, status }, 0);
         }
       }
     },
   };
 }
+
+// Node's parser accepts a fixed set of methods; anything rare is folded anyway.
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** The route template of `request`, or `unmatched` when only the 404 handler saw it. */
+export function routeOf(request: FastifyRequest): string {
+  const { url } = request.routeOptions;
+  return url === undefined || request.is404 ? 'unmatched' : url;
+}
+
+/** Records every answered request and serves `GET /metrics` from `metrics.registry`. */
+export const metricsPlugin = fp(
+  async (app: FastifyInstance, metrics: BrokerMetrics) => {
+    app.addHook('onResponse', (request, reply, done) => {
+      const method = METHODS.has(request.method) ? request.method : 'OTHER';
+      metrics.httpRequest(method, routeOf(request), reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+
+    app.get(METRICS_PATH, async (_request, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    });
+  },
+  { name: 'voidkey-metrics', fastify: '5.x' },
+);

@@ -4,14 +4,15 @@
  * separate broker instances: the window they count is one.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { BrokerError } from '../../../src/core/errors.ts';
 import type { VerifiedToken } from '../../../src/core/types.ts';
 import { silentLogger } from '../../../src/core/types.ts';
-import { createSubjectLimiter, subjectKey } from '../../../src/server/plugins/rate-limit.ts';
-import { createSharedRedis, type SharedRedis } from '../../../src/server/redis-client.ts';
-import { redisCounterStore } from '../../../src/server/store/redis.ts';
-import type { CounterStore } from '../../../src/server/store/types.ts';
+import { createSubjectLimiter } from '../../../src/server/plugins/rate-limit.ts';
+import type { CounterStore } from '../../../src/server/state/index.ts';
+import { redisCounterStore } from '../../../src/server/state/redis.ts';
+import { createSharedRedis, type SharedRedis } from '../../../src/server/state/redis-client.ts';
 import { deadPort, deleteUnder, rawClient, SHARED_REDIS_URL, uniquePrefix } from '../../e2e/peers/redis.ts';
 
 const prefix = uniquePrefix();
@@ -63,10 +64,10 @@ describe('Redis counter store', () => {
     assert.equal((await store(2).increment('short', 100)).count, 1);
   });
 
-  test('keeps keys apart and stores them under the prefix and the rate-limit namespace', async () => {
-    await store(0).increment('a', 30_000);
-    await store(0).increment('a', 30_000);
-    assert.equal((await store(1).increment('b', 30_000)).count, 1);
+  test('keeps keys apart and stores them under the prefix', async () => {
+    await store(0).increment('rate-limit:a', 30_000);
+    await store(0).increment('rate-limit:a', 30_000);
+    assert.equal((await store(1).increment('rate-limit:b', 30_000)).count, 1);
     assert.equal(await raw.get(`${prefix}rate-limit:a`), '2');
     const pttl = await raw.pttl(`${prefix}rate-limit:a`);
     assert.ok(pttl > 29_000 && pttl <= 30_000, `PTTL ${pttl}`);
@@ -74,19 +75,19 @@ describe('Redis counter store', () => {
 
   test('gives an expiry back to a counter that lost it', async () => {
     await raw.set(`${prefix}rate-limit:stuck`, '7');
-    const { count, resetAt } = await store(0).increment('stuck', 5000);
+    const { count, resetAt } = await store(0).increment('rate-limit:stuck', 5000);
     assert.equal(count, 8);
     assert.ok(resetAt <= Date.now() + 5000);
     assert.ok((await raw.pttl(`${prefix}rate-limit:stuck`)) > 0);
   });
 
-  test('makes the per-subject limit global: the (max+1)th mint on any instance is 429', async () => {
+  test('makes the per-subject limit global: the (max+1)th mint on any instance is 429, at the key earlier versions used', async () => {
     const verified = { iss: 'https://issuer.test', sub: 'repo:acme/app' } as VerifiedToken;
     const metrics = { rateLimitStoreError: () => assert.fail('no store error expected') };
     const limiters = [0, 1, 2].map((i) =>
       createSubjectLimiter({
         settings: () => ({ windowMs: 60_000, max: 4 }),
-        store: store(i),
+        counters: store(i),
         logger: silentLogger,
         metrics,
       }),
@@ -101,7 +102,8 @@ describe('Redis counter store', () => {
         error.retryAfter >= 59 &&
         error.retryAfter <= 60,
     );
-    assert.equal(await raw.get(`${prefix}rate-limit:${subjectKey(verified)}`), '5');
+    const hash = createHash('sha256').update(`${verified.iss}\n${verified.sub}`).digest('hex');
+    assert.equal(await raw.get(`${prefix}rate-limit:subject:${hash}`), '5');
   });
 });
 
@@ -121,7 +123,7 @@ describe('Redis counter store when Redis is unreachable', () => {
       let errors = 0;
       const limit = createSubjectLimiter({
         settings: () => ({ windowMs: 1000, max: 1 }),
-        store: redisCounterStore(shared.client),
+        counters: redisCounterStore(shared.client),
         logger: silentLogger,
         metrics: { rateLimitStoreError: () => (errors += 1) },
       });

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Logger } from '../../src/core/types.ts';
-import { createSharedRedis, redisOptions, redisTarget } from '../../src/server/redis-client.ts';
+import type { Logger } from '../../../src/core/types.ts';
+import { createSharedRedis, redisOptions, redisTarget } from '../../../src/server/state/redis-client.ts';
 import {
   deadPort,
   deleteUnder,
@@ -15,7 +15,7 @@ import {
   SHARED_REDIS_URL,
   startPrivateRedis,
   uniquePrefix,
-} from '../e2e/peers/redis.ts';
+} from '../../e2e/peers/redis.ts';
 
 function captureLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];

@@ -1,5 +1,5 @@
 /**
- * The real health checks behind `/health` and `/health/ready` (SPEC §7).
+ * The health checks behind `/health` and `/health/ready` (docs/operations.md).
  *
  * Checks: `config`; `broker_token:<audience>` per provider audience (from
  * the cache; one not healthy triggers a background fetch that the answer
@@ -12,16 +12,44 @@
  * degraded (200): one broken IdP or provider never empties a load balancer.
  * Results are cached (5 s when healthy, 1 s otherwise) and computed once
  * however many probes ask, so a load balancer polling every second costs nothing.
+ *
+ * With Redis, a `redis` check joins: Redis down is "degraded", never
+ * "unhealthy": the instance still serves (rate limits fail open, tokens of
+ * IdPs without `oneTimeUse` still mint), and a shared Redis outage must not
+ * take every instance out of the load balancer. The error says which way
+ * each control fails. The Redis address is not shown: `/health` is public.
  */
 import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import type { AuditLog } from './audit/log.ts';
-import type { HealthProbe, HealthReport, HealthState } from './routes/health.ts';
-import type { BrokerRuntime } from './wiring.ts';
+import type { AuditLog } from '../audit/log.ts';
+import type { BrokerRuntime } from '../wiring.ts';
 
-/** Heap used above this share of V8's limit is degraded (SPEC §2 has no field for it). */
+export type HealthState = 'healthy' | 'degraded' | 'unhealthy';
+
+/** The verdict of a probe. */
+export interface HealthReport {
+  status: HealthState;
+  checks: Record<string, HealthState>;
+  errors?: string[];
+}
+
+/** What the health routes ask. */
+export interface HealthProbe {
+  /** Runs (or returns cached) checks. */
+  report(): Promise<HealthReport>;
+  /** Ready to take traffic: config loaded, broker identity obtainable, not draining. */
+  ready(): Promise<boolean>;
+}
+
+/** The probe used when none is given: config loaded, always ready. */
+export const configOnlyProbe: HealthProbe = {
+  report: async () => ({ status: 'healthy', checks: { config: 'healthy' } }),
+  ready: async () => true,
+};
+
+/** Heap used above this share of V8's limit is degraded (no config field sets it). */
 export const HEAP_LIMIT_SHARE = 0.9;
 /** Longest a health answer waits for a broker token, ms. */
 export const TOKEN_WAIT_MS = 2000;
@@ -206,6 +234,58 @@ export function createHealthProbe(sources: HealthSources): HealthProbe & { inval
     invalidate() {
       cached = undefined;
       fetchedAt = Number.NEGATIVE_INFINITY;
+    },
+  };
+}
+
+/** How long a PING result is reused, ms. */
+export const REDIS_CHECK_CACHE_MS = 1000;
+
+/** The health answer's line for an unreachable Redis. */
+export const REDIS_DOWN_ERROR =
+  'redis: unreachable; rate limits are not enforced (fail open), ' +
+  'one-time tokens (oneTimeUse) are refused with 503 until it is back';
+
+/** Folds a Redis check into `report`: `checks.redis`, and healthy → degraded when it is down. */
+export function addRedisCheck(report: HealthReport, up: boolean): HealthReport {
+  const checks = { ...report.checks, redis: up ? ('healthy' as const) : ('degraded' as const) };
+  if (up) return { ...report, checks };
+  return {
+    status: report.status === 'healthy' ? 'degraded' : report.status,
+    checks,
+    errors: [...(report.errors ?? []), REDIS_DOWN_ERROR],
+  };
+}
+
+/**
+ * `probe` with the `redis` check added to its reports (readiness unchanged).
+ * `ping` is asked at most once per {@link REDIS_CHECK_CACHE_MS}, however many probes ask.
+ */
+export function withRedisCheck<P extends HealthProbe>(
+  probe: P,
+  ping: () => Promise<boolean>,
+  now: () => number = Date.now,
+): P {
+  let last: { up: boolean; at: number } | undefined;
+  let running: Promise<boolean> | undefined;
+  const isUp = (): Promise<boolean> => {
+    if (last && now() - last.at < REDIS_CHECK_CACHE_MS) return Promise.resolve(last.up);
+    running ??= ping()
+      .catch(() => false)
+      .then((up) => {
+        last = { up, at: now() };
+        return up;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+  return {
+    ...probe,
+    report: async () => {
+      const [report, up] = await Promise.all([probe.report(), isUp()]);
+      return addRedisCheck(report, up);
     },
   };
 }

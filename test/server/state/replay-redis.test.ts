@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { InvalidTokenError, ServiceUnavailableError } from '../../src/core/errors.ts';
-import type { ReplayGuard } from '../../src/core/mint.ts';
-import type { Logger, VerifiedToken } from '../../src/core/types.ts';
-import { createSharedRedis, type SharedRedis } from '../../src/server/redis-client.ts';
-import { redisReplayGuard, replayKey } from '../../src/server/replay/redis.ts';
+import { InvalidTokenError, ServiceUnavailableError } from '../../../src/core/errors.ts';
+import type { ReplayGuard } from '../../../src/core/mint.ts';
+import type { Logger, VerifiedToken } from '../../../src/core/types.ts';
+import { redisReplayGuard, replayKey } from '../../../src/server/state/redis.ts';
+import { createSharedRedis, type SharedRedis } from '../../../src/server/state/redis-client.ts';
 import {
   deadPort,
   deleteUnder,
@@ -18,7 +18,7 @@ import {
   rawClient,
   SHARED_REDIS_URL,
   uniquePrefix,
-} from '../e2e/peers/redis.ts';
+} from '../../e2e/peers/redis.ts';
 
 const ISS = 'https://issuer.example.test';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

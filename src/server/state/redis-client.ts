@@ -1,5 +1,5 @@
 /**
- * The one Redis connection of a broker process (SPEC §7, Scale), shared by
+ * The one Redis connection of a broker process (docs/operations.md, Scale), shared by
  * the rate limiters and the replay guard. It is tuned to fail fast: with no
  * offline queue and one retry per command, a dead Redis answers every
  * command with an error within `commandTimeout` instead of holding requests,
@@ -7,9 +7,9 @@
  * The URL's password is read here and never logged: logs show `target` only.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from '../core/types.ts';
+import type { Logger } from '../../core/types.ts';
 
-/** `redis` of the config (SPEC §2). */
+/** `redis` of the config (docs/configuration.md). */
 export interface RedisSettings {
   url: string;
   keyPrefix: string;

@@ -1,26 +1,47 @@
 /**
- * One-time-token records in Redis, shared by every instance (SPEC §7). A
- * claim is one atomic `SET key value NX PX ttl`: of two instances seeing the
- * same token at once, exactly one wins. A release deletes the record only
- * while it still holds the value this claim wrote (compare-and-delete in
- * Lua), so a late release never frees a record someone else made. Redis
- * down fails closed: the mint is refused with 503 rather than unprotected.
+ * Shared state in Redis (`redis.url`), seen by every instance. This module
+ * is imported only when Redis is configured, so a broker without it never
+ * loads ioredis.
+ *
+ * - Counters: one Lua script counts and reads the window atomically, so
+ *   concurrent hits on several instances each see a distinct count. Errors
+ *   propagate: the limiters fail open.
+ * - One-time tokens: a claim is one atomic `SET key value NX PX ttl`: of two
+ *   instances seeing the same token at once, exactly one wins. A release
+ *   deletes the record only while it still holds the value this claim wrote
+ *   (compare-and-delete in Lua), so a late release never frees a record
+ *   someone else made. Redis down fails closed: the mint is refused with 503
+ *   rather than unprotected.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Config } from '../../core/config/schema.ts';
 import { InvalidTokenError, ServiceUnavailableError } from '../../core/errors.ts';
 import type { ReplayGuard } from '../../core/mint.ts';
 import { type Logger, silentLogger, type VerifiedToken } from '../../core/types.ts';
+import { createSharedRedis } from './redis-client.ts';
+import type {
+  CounterStore,
+  ReplayStoreOperation,
+  SharedState,
+  SharedStateDeps,
+  WindowCount,
+} from './types.ts';
 
-/** Which replay-store command failed (the `operation` label of `voidkey_replay_store_errors_total`). */
-export type ReplayStoreOperation = 'claim' | 'release';
-
-/** Options of {@link redisReplayGuard}. */
-export interface RedisReplayGuardOptions {
-  logger?: Logger;
-  /** Counts a failed store command (a metric). */
-  onStoreError?: (operation: ReplayStoreOperation) => void;
-}
+// INCR starts a window on the first hit; a key that somehow lost its expiry
+// gets one again rather than counting forever.
+const INCREMENT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+`;
 
 const RELEASE_IF_OURS = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -29,11 +50,26 @@ end
 return 0
 `;
 
+/** A CounterStore over `client`; keys are `<keyPrefix><key>`. `now`: clock, ms (default Date.now). */
+export function redisCounterStore(client: Redis, now: () => number = Date.now): CounterStore {
+  return {
+    async increment(key, windowMs): Promise<WindowCount> {
+      const window = Math.max(1, Math.ceil(windowMs));
+      const answer = await client.eval(INCREMENT, 1, key, window);
+      if (!Array.isArray(answer) || answer.length !== 2) {
+        throw new TypeError('unexpected answer from the rate-limit script');
+      }
+      return { count: Number(answer[0]), resetAt: now() + Number(answer[1]) };
+    },
+  };
+}
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
  * The record's key below the client's prefix: `replay:<sha256(iss)>:<sha256(tokenId)>`.
  * Hashes bound the key's length whatever the claims hold, and keep token ids out of Redis.
+ * Never change it without a migration: a rolling upgrade would accept a token twice.
  */
 export function replayKey(token: Pick<VerifiedToken, 'iss' | 'tokenId'>): string {
   return `replay:${sha256(token.iss)}:${sha256(token.tokenId)}`;
@@ -46,6 +82,13 @@ export function replayStoreUnavailable(cause: unknown): ServiceUnavailableError 
     details: { reason: 'replay_store_unavailable' },
     cause,
   });
+}
+
+/** Options of {@link redisReplayGuard}. */
+export interface RedisReplayGuardOptions {
+  logger?: Logger;
+  /** Counts a failed store command (a metric). */
+  onStoreError?: (operation: ReplayStoreOperation) => void;
 }
 
 /** A ReplayGuard over `client` (its `keyPrefix` applies); store failures throw 503 ServiceUnavailableError. */
@@ -95,4 +138,25 @@ export function redisReplayGuard(client: Redis, options: RedisReplayGuardOptions
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Counters and one-time-token records in Redis. Throws TypeError for a bad `redis.url`. */
+export function redisSharedState(
+  settings: NonNullable<Readonly<Config>['redis']>,
+  deps: SharedStateDeps,
+): SharedState {
+  const redis = createSharedRedis(settings, deps.logger, deps.tuning);
+  return {
+    kind: 'redis',
+    counters: redisCounterStore(redis.client),
+    replayGuard: redisReplayGuard(redis.client, {
+      logger: deps.logger,
+      onStoreError: (operation) => deps.metrics.replayStoreError(operation),
+    }),
+    ping: () => redis.ping(),
+    start: async () => {
+      await redis.connect();
+    },
+    close: () => redis.close(),
+  };
 }

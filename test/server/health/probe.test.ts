@@ -3,10 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { AuditLog } from '../../src/server/audit/log.ts';
-import { createHealthProbe, type HealthSources, runChecks, TOKEN_WAIT_MS } from '../../src/server/health.ts';
-import { world } from './helpers.ts';
-import { type FakeRuntimeState, fakeRuntime, healthyState, opsApp } from './ops.ts';
+import type { AuditLog } from '../../../src/server/audit/log.ts';
+import {
+  createHealthProbe,
+  type HealthSources,
+  runChecks,
+  TOKEN_WAIT_MS,
+} from '../../../src/server/health/probe.ts';
+import { world } from '../helpers.ts';
+import { type FakeRuntimeState, fakeRuntime, healthyState, opsApp } from '../ops.ts';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
