@@ -17,6 +17,8 @@ import { loadConfig } from '../../src/core/config/index.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/main.js');
 const EXAMPLES = 'docs/examples/policy';
+/** The variables the examples document (the broker's secret, which policy never uses). */
+const ENV = { BROKER_CLIENT_SECRET: 'example-secret' };
 
 const exampleFiles = readdirSync(join(ROOT, EXAMPLES)).sort();
 const configs = [
@@ -38,7 +40,7 @@ const EXPECTED_WARNINGS: Record<string, string[]> = {
 };
 
 function voidkey(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...ENV } });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => {
@@ -60,7 +62,7 @@ const validateConfig = new Ajv({ strict: false }).compile(
 describe('policy example configs', () => {
   for (const file of configs) {
     test(`${file} loads, with only the warnings it is meant to show`, async () => {
-      const { warnings } = await loadConfig({ path: join(ROOT, file), env: {} });
+      const { warnings } = await loadConfig({ path: join(ROOT, file), env: ENV });
       assert.deepEqual(warnings, EXPECTED_WARNINGS[file] ?? []);
     });
     test(`${file} passes its JSON Schema`, () => {

@@ -6,7 +6,6 @@
  */
 import type { Config } from '../../core/config/index.ts';
 import type { ClientIdpConfig } from '../../core/config/schema.ts';
-import { matchDenies } from '../../core/policy/decide.ts';
 import { compilePolicy, type Explanation, type ReasonCode } from '../../core/policy/index.ts';
 
 export type { Explanation, ReasonCode } from '../../core/policy/index.ts';
@@ -55,14 +54,6 @@ export function compileOffline(config: Config): OfflinePolicy {
   const { rules } = policy;
   const idps = config.clientIdps as readonly ClientIdpConfig[];
   const identities = [...rules.idps.values()].flatMap((r) => r.identities);
-  const keysOf = (labels: Iterable<string>) => {
-    const wanted = new Set(labels);
-    const names = new Set<string>();
-    for (const identity of identities) {
-      if (wanted.has(identity.label)) for (const k of identity.keys.keys()) names.add(k);
-    }
-    return [...names];
-  };
   return {
     idp: (name) => idps.find((i) => i.name === name),
     idpForIssuer: (iss) => idps.find((i) => i.issuer === iss),
@@ -74,7 +65,7 @@ export function compileOffline(config: Config): OfflinePolicy {
     evaluate(idp, claims, requested) {
       const token = { idp, claims };
       const listed = policy.keysFor(token);
-      const decision = policy.authorize(token, requested ?? keysOf(listed.matched));
+      const decision = policy.authorize(token, requested ?? policy.grantable(token));
       const keys = new Map<string, KeyOutcome>();
       for (const [name, o] of Object.entries(decision.outcomes)) {
         keys.set(
@@ -86,14 +77,17 @@ export function compileOffline(config: Config): OfflinePolicy {
       }
       return {
         matched: decision.matched,
-        denyRules: [...new Set(matchDenies(rules.idps.get(idp), claims).map((d) => d.name))],
+        denyRules: policy.matchingDenyRules(token),
         keys,
         listable: listed.keys.map((k) => k.name),
       };
     },
     explain(idp, claims, requested) {
-      const all = rules.idps.get(idp)?.identities.map((i) => i.label) ?? [];
-      return policy.explain({ idp, claims }, requested ?? keysOf(all), 'full');
+      const keys = new Set<string>();
+      for (const identity of rules.idps.get(idp)?.identities ?? []) {
+        for (const name of identity.keys.keys()) keys.add(name);
+      }
+      return policy.explain({ idp, claims }, requested ?? [...keys], 'full');
     },
   };
 }
