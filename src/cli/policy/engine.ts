@@ -6,7 +6,7 @@
  */
 import type { Config } from '../../core/config/index.ts';
 import type { ClientIdpConfig } from '../../core/config/schema.ts';
-import { compilePolicy } from '../../core/policy.ts';
+import { compilePolicy, type Policy, type TokenFacts } from '../../core/policy/index.ts';
 import type { REASON_CODES } from './test-file.ts';
 
 export type ReasonCode = (typeof REASON_CODES)[number];
@@ -49,30 +49,44 @@ export interface OfflinePolicy {
 
 /** Compiles `config`'s policy for offline questions. */
 export function compileOffline(config: Config): OfflinePolicy {
-  const policy = compilePolicy(config.clientIdentities);
+  const policy = compilePolicy(config);
   const idps = config.clientIdps as readonly ClientIdpConfig[];
-  const labels = new Map(config.clientIdentities.map((c, i) => [c, `clientIdentities[${i}]`]));
+  const identities = config.clientIdentities.map((c, i) => c.name ?? `clientIdentities[${i}]`);
   return {
     idp: (name) => idps.find((i) => i.name === name),
     idpForIssuer: (iss) => idps.find((i) => i.issuer === iss),
-    inventory: { identities: [...labels.values()], denyRules: [], catalogKeys: [] },
+    inventory: {
+      identities,
+      denyRules: config.denyRules.map((d) => d.name),
+      catalogKeys: Object.keys(config.keys ?? {}),
+    },
     evaluate(idp, claims, requested) {
-      const sub = typeof claims.sub === 'string' ? claims.sub : '';
-      const identity = policy.findIdentity({ idp, sub });
-      const config_ = config.clientIdentities.find((c) => c.idp === idp && c.subject === sub);
-      const label = config_ === undefined ? undefined : labels.get(config_);
-      const granted = identity ? [...identity.keys.keys()] : [];
+      const token = { idp, claims };
+      const listed = policy.keysFor(token);
+      const names = requested ?? grantableNames(policy, token);
+      const decision = policy.authorize(token, names);
       const keys = new Map<string, KeyOutcome>();
-      for (const name of requested ?? granted) {
-        const key = identity?.keys.get(name);
+      for (const name of names) {
+        const outcome = decision.outcomes[name];
+        if (outcome === undefined) continue;
         keys.set(name, {
-          reason: identity === undefined ? 'no_identity_matched' : key ? undefined : 'key_not_granted',
-          grantedBy: key && label ? [label] : [],
-          deniedBy: [],
-          rendered: key ? { ...key } : undefined,
+          reason: outcome.granted ? undefined : outcome.reason,
+          grantedBy: outcome.grantedBy,
+          deniedBy: outcome.granted ? [] : outcome.deniedBy,
+          rendered: outcome.granted ? { ...outcome.key } : undefined,
         });
       }
-      return { matched: label ? [label] : [], denyRules: [], keys, listable: granted };
+      return {
+        matched: decision.matched,
+        denyRules: policy.matchingDenyRules(token),
+        keys,
+        listable: listed.keys.map((k) => k.name),
+      };
     },
   };
+}
+
+/** Every key some member of M grants, denied or not. */
+function grantableNames(policy: Policy, token: TokenFacts): string[] {
+  return policy.grantable(token);
 }
