@@ -8,12 +8,19 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBrokerTokenSource } from '../core/broker-token.ts';
-import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/config/index.ts';
+import {
+  type Config,
+  ConfigError,
+  checkConfigFiles,
+  findConfigPath,
+  loadConfig,
+} from '../core/config/index.ts';
 import type { AccessProviderConfig, BrokerIdpConfig, ClientIdpConfig } from '../core/config/schema.ts';
 import { resolveProviderAudience } from '../core/providers-meta.ts';
 import { createTokenVerifier } from '../core/token/index.ts';
 import type { HttpClient } from '../core/types.ts';
 import { createDispatcher, createHttpClient } from '../providers/http.ts';
+import { prettyAvailable } from '../server/logger.ts';
 import { argsErrorMessage } from './client/flags.ts';
 
 /** Where the command reads its environment and writes its output (tests pass their own). */
@@ -35,6 +42,7 @@ Options:
                          /etc/voidkey/config.yaml (first found)
   --check-connectivity   also fetch each issuer's discovery document and JWKS and
                          one broker token per audience, reporting what fails
+                         (and, on success, what it checked)
   -h, --help             show this help
 
 Exit codes:
@@ -169,6 +177,35 @@ export async function checkConnectivity(config: Config, options: ConnectivityOpt
   return [...idps, ...tokens];
 }
 
+/** What `--check-connectivity` fetched, said on success so a pass is not mistaken for a skipped check. */
+export function connectivitySummary(config: Config): string[] {
+  const idp = config.brokerIdp as BrokerIdpConfig;
+  const audiences = new Set<string>();
+  for (const p of config.accessProviders) {
+    const audience = resolveProviderAudience(p as AccessProviderConfig, idp);
+    if (audience !== undefined) audiences.add(audience);
+  }
+  return [
+    ...config.clientIdps.map(
+      (c) => `reachable: ${c.name} (${c.issuer}): discovery document and JWKS with usable keys`,
+    ),
+    ...[...audiences].map(
+      (a) => `reachable: broker token from ${idp.issuer} for audience ${JSON.stringify(a)}, its aud checked`,
+    ),
+  ];
+}
+
+/** Warnings about this machine rather than the file: what serve would do differently than written. */
+function environmentWarnings(config: Config): string[] {
+  if (config.logging.format === 'pretty' && !prettyAvailable()) {
+    return [
+      'logging.format: pretty needs the optional package pino-pretty, which is not installed; ' +
+        'the broker will log JSON (install it with `npm install pino-pretty`, or set format: json)',
+    ];
+  }
+  return [];
+}
+
 /** Runs `voidkey config <subcommand>`; returns the exit code. */
 export async function run(args: string[], io: CommandIo = processIo()): Promise<number> {
   const [sub, ...rest] = args;
@@ -214,7 +251,11 @@ async function validate(flags: ValidateFlags, io: CommandIo): Promise<number> {
     for (const problem of err.problems) io.stderr(`${problem}\n`);
     return 1;
   }
-  for (const warning of loaded.warnings) io.stderr(`warning: ${warning}\n`);
+  const fileProblems = await checkConfigFiles(loaded.config);
+  for (const warning of [...loaded.warnings, ...environmentWarnings(loaded.config)])
+    io.stderr(`warning: ${warning}\n`);
+  for (const problem of fileProblems) io.stderr(`${problem}\n`);
+  if (fileProblems.length > 0) return 1;
   if (flags.checkConnectivity) {
     const dispatcher = createDispatcher({ env: io.env });
     const configDir = dirname(resolve(io.cwd, found));
@@ -225,6 +266,7 @@ async function validate(flags: ValidateFlags, io: CommandIo): Promise<number> {
       });
       for (const failure of failures) io.stderr(`${failure}\n`);
       if (failures.length > 0) return 1;
+      for (const line of connectivitySummary(loaded.config)) io.stdout(`${line}\n`);
     } finally {
       await dispatcher.destroy();
     }

@@ -8,10 +8,15 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/config/index.ts';
+import {
+  type Config,
+  ConfigError,
+  checkConfigFiles,
+  findConfigPath,
+  loadConfig,
+} from '../core/config/index.ts';
 import type { LoggingConfig } from '../core/config/schema.ts';
-import { tuneHeapGrowth } from '../server/heap.ts';
-import { createLogger, startBroker } from '../server/main.ts';
+import { createLogger, startBroker, tuneHeapGrowth } from '../server/main.ts';
 import { argsErrorMessage } from './client/flags.ts';
 import { stopWhenOrphaned } from './orphan.ts';
 
@@ -119,6 +124,12 @@ export async function run(
   }
 
   const { config } = loaded;
+  // What validate reads, read before anything starts, with the same messages.
+  const fileProblems = await checkConfigFiles(config);
+  if (fileProblems.length > 0) {
+    for (const problem of fileProblems) process.stderr.write(`${problem}\n`);
+    return 1;
+  }
   const logger = createLogger(config.logging as LoggingConfig);
   for (const warning of startWarnings(config, loaded.warnings))
     logger.warn({ warning }, `config: ${warning}`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { ForbiddenError, UpstreamError } from '../../src/core/errors.ts';
-import { createMetrics } from '../../src/server/telemetry.ts';
+import { createMetrics } from '../../src/server/metrics.ts';
 import { BROKER_HISTOGRAMS, BROKER_METRICS, metricNamesIn, REPO } from '../deploy/kit.ts';
 import { defaultOutput, MAIN_SUBJECT, providerOf, TOKENS } from './helpers.ts';
 import { jsonPost } from './http.ts';
@@ -193,5 +193,36 @@ describe('credential_minting_total around a multi-key failure', () => {
     const text = await h.metrics.registry.metrics();
     assert.equal(samples(text, 'credential_minting_total').filter((s) => s.value > 0).length, 0);
     await h.app.close();
+  });
+});
+
+describe('http metrics', () => {
+  test('count every answer by route template and status, and place its duration in the right bucket', async () => {
+    const metrics = createMetrics({ version: '9.9.9-test', defaultMetrics: false });
+    metrics.httpRequest('POST', '/credentials/mint', 200, 0.01);
+    metrics.httpRequest('POST', '/credentials/mint', 200, 0.3);
+    metrics.httpRequest('POST', '/credentials/mint', 401, 20);
+    const text = await metrics.registry.metrics();
+    assert.match(
+      text,
+      /^http_requests_total\{method="POST",route="\/credentials\/mint",status_code="200"\} 2$/m,
+    );
+    assert.match(
+      text,
+      /^http_requests_total\{method="POST",route="\/credentials\/mint",status_code="401"\} 1$/m,
+    );
+    const bucket = (le: string) =>
+      new RegExp(
+        `^http_request_duration_seconds_bucket\\{le="${le}",method="POST",route="/credentials/mint"\\} (\\d+)$`,
+        'm',
+      ).exec(text)?.[1];
+    assert.deepEqual(
+      [bucket('0.005'), bucket('0.01'), bucket('0.25'), bucket('0.5'), bucket('10'), bucket('\\+Inf')],
+      ['0', '1', '1', '2', '2', '3'],
+    );
+    assert.match(
+      text,
+      /^http_request_duration_seconds_count\{method="POST",route="\/credentials\/mint"\} 3$/m,
+    );
   });
 });

@@ -16,14 +16,79 @@ function isAddressOrCidr(value: string): boolean {
   return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+/** Bits of an address as a number, and its width; IPv4-mapped IPv6 (`::ffff:a.b.c.d`) counts as IPv4. */
+function addressBits(addr: string): { value: bigint; width: 32 | 128 } {
+  if (isIP(addr) === 4) {
+    return { value: addr.split('.').reduce((n, part) => (n << 8n) | BigInt(Number(part)), 0n), width: 32 };
+  }
+  const [head = '', tail = ''] = addr.split('::') as [string, string?];
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  const expand = (parts: string[]) =>
+    parts.flatMap((g) => {
+      if (!g.includes('.')) return [g];
+      const v4 = addressBits(g).value;
+      return [(v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16)];
+    });
+  const left = expand(groups(head));
+  const right = expand(groups(tail));
+  const all = addr.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return { value: all.reduce((n, g) => (n << 16n) | BigInt(Number.parseInt(g, 16)), 0n), width: 128 };
+}
+
+const MAPPED_V4 = 0xffffn << 32n;
+
+/**
+ * True when the addresses and CIDRs of `list` together cover every IPv4 or
+ * every IPv6 address (`0.0.0.0/0`, `::/0`, or complementary halves such as
+ * `0.0.0.0/1` + `128.0.0.0/1`): such a list trusts any client, like `true`.
+ */
+export function trustsEveryone(list: readonly string[]): boolean {
+  const ranges: Record<32 | 128, [bigint, bigint][]> = { 32: [], 128: [] };
+  for (const entry of list) {
+    if (PROXY_NAMES.has(entry) || !isAddressOrCidr(entry)) continue;
+    const [addr = '', prefixText] = entry.split('/');
+    const { value, width } = addressBits(addr);
+    const prefix = BigInt(prefixText === undefined ? width : Number(prefixText));
+    const size = 1n << (BigInt(width) - prefix);
+    const start = value - (value % size);
+    ranges[width].push([start, start + size - 1n]);
+    // An IPv4-mapped IPv6 range also covers the IPv4 clients it maps.
+    if (width === 128 && start >> 32n === 0xffffn && start + size - 1n <= (MAPPED_V4 | 0xffffffffn)) {
+      ranges[32].push([start - MAPPED_V4, start + size - 1n - MAPPED_V4]);
+    } else if (width === 128 && start <= MAPPED_V4 && start + size - 1n >= (MAPPED_V4 | 0xffffffffn)) {
+      ranges[32].push([0n, 0xffffffffn]);
+    }
+  }
+  const covers = (list: [bigint, bigint][], width: number): boolean => {
+    let next = 0n;
+    for (const [start, end] of list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+      if (start > next) return false;
+      if (end + 1n > next) next = end + 1n;
+    }
+    return next >= 1n << BigInt(width);
+  };
+  return covers(ranges[32], 32) || covers(ranges[128], 128);
+}
+
 function checkServer(server: Loose, report: Report): void {
   const trust = server.trustProxy;
   if (Array.isArray(trust)) {
+    let valid = true;
     for (const [i, entry] of trust.entries()) {
       const s = str(entry);
       if (s !== undefined && !isAddressOrCidr(s)) {
+        valid = false;
         report.error(['server', 'trustProxy', i], 'must be an IP address or CIDR (e.g. 10.0.0.0/8)');
       }
+    }
+    if (valid && trustsEveryone(trust.filter((e): e is string => typeof e === 'string'))) {
+      report.error(
+        ['server', 'trustProxy'],
+        'this list trusts every address, which is refused like `true`: anyone could choose their IP ' +
+          "address (and rate-limit bucket) through X-Forwarded-For; list only your proxies' CIDRs",
+      );
     }
   }
   const origins = map(server.cors).origins;
@@ -56,8 +121,20 @@ function isOrigin(value: string): boolean {
   }
 }
 
+/** An issuer is compared exactly, and almost none ends with `/`: a slash there is usually a typo. */
+function warnTrailingSlash(path: (string | number)[], issuer: unknown, report: Report): void {
+  if (typeof issuer === 'string' && issuer.length > 1 && issuer.endsWith('/')) {
+    report.warn(
+      path,
+      'ends with "/": issuers are compared exactly and few have a trailing slash; ' +
+        'use the `issuer` of its discovery document (`voidkey config validate --check-connectivity` shows it when they differ)',
+    );
+  }
+}
+
 function checkBrokerIdp(broker: Loose, insecureOk: boolean, report: Report): void {
   checkUrl(report, ['brokerIdp', 'issuer'], broker.issuer, { insecureOk, issuer: true });
+  warnTrailingSlash(['brokerIdp', 'issuer'], broker.issuer, report);
   checkUrl(report, ['brokerIdp', 'tokenEndpoint'], broker.tokenEndpoint, { insecureOk });
   const auth = broker.clientAuth;
   if (
@@ -83,6 +160,7 @@ function checkClientIdps(list: unknown, insecureOk: boolean, report: Report): vo
   );
   for (const [i, idp] of idps) {
     checkUrl(report, ['clientIdps', i, 'issuer'], idp.issuer, { insecureOk, issuer: true });
+    warnTrailingSlash(['clientIdps', i, 'issuer'], idp.issuer, report);
     checkUrl(report, ['clientIdps', i, 'jwksUri'], idp.jwksUri, { insecureOk });
     if (idp.allowAnyAudience === true) {
       report.warn(
@@ -118,6 +196,18 @@ function checkOthers(config: Loose, report: Report): void {
   }
 }
 
+/** A config whose identities hold no key at all loads, but refuses every mint. */
+function warnNothingGranted(config: Loose, report: Report): void {
+  const granted = entries(config.clientIdentities).some(([, identity]) => {
+    const keys = identity.keys;
+    if (Array.isArray(identity.grants) && identity.grants.length > 0) return true;
+    return typeof keys === 'object' && keys !== null && Object.keys(keys).length > 0;
+  });
+  if (!granted) {
+    report.warn(['clientIdentities'], 'no identity is granted any key, so every mint will be refused');
+  }
+}
+
 /** Checks everything but providers and identities. */
 export function checkGeneral(config: Loose, report: Report): void {
   const server = map(config.server);
@@ -126,4 +216,5 @@ export function checkGeneral(config: Loose, report: Report): void {
   if (config.brokerIdp !== undefined) checkBrokerIdp(map(config.brokerIdp), insecureOk, report);
   checkClientIdps(config.clientIdps, insecureOk, report);
   checkOthers(config, report);
+  warnNothingGranted(config, report);
 }

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
     });
     assert.deepEqual(out.problems, []);
     assert.deepEqual(out.warnings, [
+      'clientIdentities: no identity is granted any key, so every mint will be refused',
       'accessProviders[0].externalId: has no effect: no key of this provider uses assumeRole (it applies to the assumeRole hop only)',
     ]);
     assert.equal(out.config?.brokerIdp.clientSecret, 'prod-broker-secret');
@@ -139,6 +140,26 @@ describe('warnings', () => {
       'accessProviders[1].audience: broker-token audience "voidkey-broker" is also used by accessProviders[0] ' +
         '(aws-sts): a token meant for one cloud could be replayed at the other; give each its own audience',
     ]);
+  });
+
+  test('two providers of one type at different endpoints sharing a broker-token audience', async () => {
+    const data = baseConfig();
+    data.server = { allowInsecureIssuers: true };
+    data.accessProviders = [
+      { name: 'minio-a', type: 'minio', endpoint: 'https://minio-a.example.com' },
+      { name: 'minio-b', type: 'minio', endpoint: 'https://minio-b.example.com' },
+      { name: 'minio-a2', type: 'minio', endpoint: 'https://minio-a.example.com/' },
+    ];
+    data.clientIdentities[0].keys = { M: { provider: 'minio-a' } };
+    const out = await loadObject(data);
+    assert.deepEqual(out.problems, []);
+    assert.deepEqual(
+      out.warnings.filter((w) => w.includes('broker-token audience')),
+      [
+        'accessProviders[1].audience: broker-token audience "voidkey-broker" is also used by accessProviders[0] ' +
+          '(minio at another endpoint): whoever runs one endpoint could replay the token at the other; give each its own audience',
+      ],
+    );
   });
 
   test('a literal output that looks like a misspelt field warns; real literals do not', async () => {
