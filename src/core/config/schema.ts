@@ -1,5 +1,5 @@
 /**
- * The one configuration schema (SPEC §2). It is the source of the TypeScript
+ * The one configuration schema (docs/configuration.md). It is the source of the TypeScript
  * type, of validation (unknown fields refused, every error with its path) and
  * of docs/configuration.md. Per-provider-type rules that a flat schema cannot
  * express (required and forbidden fields by `type`) live in cross-checks.
@@ -21,7 +21,7 @@ const Bool = (description: string, def: boolean) => Type.Boolean({ description, 
 const StrList = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
 const StrMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
 
-/** Signature algorithms a client token may use (SPEC §3). */
+/** Signature algorithms a client token may use (docs/security.md). */
 export const ALLOWED_ALGORITHMS = [
   'RS256',
   'RS384',
@@ -35,7 +35,7 @@ export const ALLOWED_ALGORITHMS = [
 ] as const;
 export type AllowedAlgorithm = (typeof ALLOWED_ALGORITHMS)[number];
 
-/** Access-provider types this build knows (SPEC §5). */
+/** Access-provider types this build knows (docs/configuration.md). */
 export const PROVIDER_TYPES = ['aws-sts', 'minio', 'gcp', 'azure'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
