@@ -45,6 +45,9 @@ const Literals = <T extends readonly string[]>(values: T, description: string, d
     { description, ...(def === undefined ? {} : { default: def }) },
   ) as unknown as TSchema;
 
+/** Most proxy hops `trustProxy` may count: more is a mistake, and would trust client-written addresses. */
+export const MAX_PROXY_HOPS = 10;
+
 export const ServerSchema = Type.Object(
   {
     host: Type.String({ description: 'Address to listen on.', default: '0.0.0.0' }),
@@ -52,12 +55,12 @@ export const ServerSchema = Type.Object(
     trustProxy: Type.Union(
       [
         Type.Literal(false),
-        Type.Integer({ minimum: 0, description: 'number of proxy hops to trust' }),
+        Type.Integer({ minimum: 0, maximum: MAX_PROXY_HOPS, description: 'number of proxy hops to trust' }),
         Type.Array(Type.String({ minLength: 1 }), { description: 'CIDRs or addresses of trusted proxies' }),
       ],
       {
         description:
-          'Whose `X-Forwarded-For` to believe: `false`, a hop count, or a list of proxy CIDRs. `true` is refused: it trusts any client.',
+          'Whose `X-Forwarded-For` to believe: `false`, a hop count (at most 10), or a list of proxy CIDRs. `true` is refused: it trusts any client; so is a list that together covers every address (`0.0.0.0/0`, `::/0`, `0.0.0.0/1` with `128.0.0.0/1`, `::ffff:0:0/96`).',
         default: false,
       },
     ),
