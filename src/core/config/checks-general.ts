@@ -200,6 +200,7 @@ function checkOthers(config: Loose, report: Report): void {
 function warnNothingGranted(config: Loose, report: Report): void {
   const granted = entries(config.clientIdentities).some(([, identity]) => {
     const keys = identity.keys;
+    if (Array.isArray(identity.grants) && identity.grants.length > 0) return true;
     return typeof keys === 'object' && keys !== null && Object.keys(keys).length > 0;
   });
   if (!granted) {
