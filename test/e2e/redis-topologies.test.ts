@@ -128,7 +128,7 @@ describe('a Redis Cluster of three primaries', { skip }, () => {
   before(async () => {
     registerSecret('redis password', password);
     redis = await startRedisCluster({ primaries: 3, password });
-    c = await startCluster({ instances: 2, redis: { cluster: redis.seeds, password } });
+    c = await startCluster({ instances: 2, subjectMax: 100, redis: { cluster: redis.seeds, password } });
   });
   after(async () => {
     await c?.close();

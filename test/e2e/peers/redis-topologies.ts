@@ -396,3 +396,19 @@ export async function startConfiguredRedis(extra: string[]): Promise<{ port: num
     throw error;
   }
 }
+
+/** A lone Sentinel (monitoring a primary that need not exist): what a Sentinel address answers. */
+export async function startLoneSentinel(): Promise<{ port: number; stop(): Promise<void> }> {
+  const g = await group('lone-sentinel');
+  try {
+    const port = await freePort();
+    const conf = join(g.dir, 'sentinel.conf');
+    const lines = [`port ${port}`, 'bind 127.0.0.1', `dir ${g.dir}`, `sentinel monitor nobody 127.0.0.1 ${await freePort()} 1`];
+    await writeFile(conf, `${lines.join('\n')}\n`, { mode: 0o600 });
+    g.servers.push(await startServer([conf, '--sentinel'], port, /\+monitor master/));
+    return { port, stop: g.stop };
+  } catch (error) {
+    await g.stop();
+    throw error;
+  }
+}
