@@ -169,7 +169,7 @@ const PROSE_SUBSTITUTION = `## Substitution
 |---|---|
 | \`\${VAR}\` | the environment variable; unset is an error naming the variable and the field |
 | \`\${VAR:-default}\` | the variable, or \`default\` when it is unset or empty |
-| \`\${file:PATH}\` | the file's contents with one trailing newline trimmed (≤ 1 MiB); \`PATH\` is relative to the config file that contains it; a missing file is an error naming the field |
+| \`\${file:PATH}\` | the file's contents with one trailing newline trimmed (≤ 1 MiB); \`PATH\` is relative to the config file that contains it; a missing or unreadable file is an error naming the field, the file's full path and the system's reason |
 | \`$\${\` | a literal \`\${\` |
 
 Substitution happens inside string values after the YAML is parsed, never in
@@ -184,8 +184,7 @@ Substituted values are treated as secrets: no error or warning shows one.
 const PROSE_MERGING = `## Anchors, merge keys and includes
 
 Each file is one YAML 1.2 document (so \`yes\` stays a string) with YAML 1.1
-merge keys: anchors, aliases and \`<<: *base\` work within a file. Duplicate
-keys are errors. Against "billion laughs" documents, nested aliases are
+merge keys: anchors, aliases and \`<<: *base\` work within a file. Against "billion laughs" documents, nested aliases are
 capped (a flat anchor may still be reused up to 1000 times) and one file may
 expand through aliases to at most 1,000,000 values or 64 MiB of text.
 
@@ -201,10 +200,47 @@ file, first to last, and then lays the including file on top:
 
 Included files may include others. An include cycle is an error naming the
 chain (\`includes[0]: include cycle: a.yaml → b.yaml → a.yaml (in b.yaml)\`); a
-missing include is an error naming the file. Each file is substituted on its
+missing include is an error naming the file and its full path. Each file is substituted on its
 own, so \`\${file:…}\` in an included file is relative to that file, and a
 problem found while reading an included file ends with \`(in that-file.yaml)\`.
 Anchors do not cross files: share blocks through \`includes\`.
+
+YAML mistakes are reported with the file, line and column, and never quote
+the line (it could hold a secret):
+
+| Mistake | Message |
+|---|---|
+| a key twice in one map | \`config.yaml: line 15, column 3: duplicate key "port" (each key may appear once in a map)\` |
+| an alias without its anchor (also one defined in another file) | \`\`config.yaml: line 4, column 11: undefined alias *keys: no anchor &keys before it in this file (anchors work only within one file; to reuse settings from another file, list it under \`includes:\`)\`\` |
+| tabs for indentation | \`config.yaml: line 14, column 1: a tab is used for indentation; YAML indents with spaces only\` (once, however many lines) |
+| an empty file, or only comments | \`config.yaml: the config file /etc/voidkey/config.yaml is empty (it holds no settings)\` |
+| no file at the path | \`config.yaml: the config file: cannot read /etc/voidkey/config.yaml: no such file or directory (ENOENT)\` |
+| no config found at all | \`voidkey serve: no config file found: pass --config PATH or set CONFIG_PATH (searched ./config/config.yaml and /etc/voidkey/config.yaml)\` |
+
+An empty *included* file is no error: it adds nothing.
+`;
+
+const PROSE_EDITORS = `## Editor support (JSON Schema)
+
+\`schema/config.schema.json\` is generated from the same schema as this page
+(\`npm run docs:config\`) and ships in the package. Editors that use
+yaml-language-server (the YAML extension of VS Code; Neovim or Helix with
+that server) check a file against it, complete field names and show these
+descriptions when the file's first line names it:
+
+\`\`\`yaml
+# yaml-language-server: $schema=./node_modules/voidkey/schema/config.schema.json
+\`\`\`
+
+The path is relative to the YAML file (or an absolute path or URL). The
+schema describes the file as written, before substitution: wherever a
+number, a boolean or a fixed set of words goes, a value that is exactly one
+\`\${…}\` is accepted too, and fields with a default may be left out. A file
+used only through \`includes\` may lack required sections; leave the header
+out of such a fragment. The editor's check is a convenience:
+\`voidkey config validate\` remains the authority (cross-checks and
+warnings are not in the schema). \`schema/policy-tests.schema.json\` does
+the same for the case files of \`voidkey policy test\` (docs/policy.md).
 `;
 
 const PROSE_OUTPUTS = `## Outputs
@@ -278,6 +314,7 @@ export function renderConfigDocs(): string {
     sections(),
     PROSE_SUBSTITUTION,
     PROSE_MERGING,
+    PROSE_EDITORS,
     PROSE_OUTPUTS,
     PROSE_CHECKS,
     providerTables(),

@@ -197,8 +197,8 @@ async function validate(flags: ValidateFlags, io: CommandIo): Promise<number> {
   });
   if (found === undefined) {
     io.stderr(
-      '(root): no config file found: pass --config PATH or set CONFIG_PATH ' +
-        '(also searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
+      'voidkey config validate: no config file found: pass --config PATH or set CONFIG_PATH ' +
+        '(searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
     );
     return 1;
   }

@@ -10,6 +10,7 @@ type Command = { load: () => Promise<{ run(args: string[]): Promise<number> }>; 
 const COMMANDS: Record<string, Command> = {
   serve: { load: () => import('./serve.ts'), summary: 'run the broker' },
   config: { load: () => import('./config.ts'), summary: 'config validate: check a broker config' },
+  policy: { load: () => import('./policy.ts'), summary: 'policy test / explain: check access rules offline' },
   dev: { load: () => import('./dev.ts'), summary: 'the zero-setup development sandbox' },
   mint: { load: () => import('./mint.ts'), summary: 'mint credentials for named keys' },
   'list-keys': { load: () => import('./list-keys.ts'), summary: 'list the keys your identity may mint' },

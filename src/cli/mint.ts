@@ -2,7 +2,9 @@
  * `voidkey mint`: mints credentials for named keys (or every granted key) and
  * prints them in one format. Nothing is printed unless every key was minted.
  */
+import { isDangerousEnvName } from '../core/env-names.ts';
 import type { BrokerClient, MintAnswer } from './client/broker.ts';
+import { safeText } from './client/broker-errors.ts';
 import type { ProcessCredentials } from './client/cache.ts';
 import {
   cacheLocation,
@@ -135,11 +137,24 @@ async function mintAll(
     const token = start === 0 ? first : await session.tokens.get();
     const answer: MintAnswer = await session.broker.mint(token, batch, duration);
     for (const key of batch) {
-      minted.push([key, answer.credentials[key] as Record<string, string>]);
+      const outputs = answer.credentials[key] as Record<string, string>;
+      refuseDangerousNames(key, outputs);
+      minted.push([key, outputs]);
       expiries[key] = answer.keyExpiresAt[key] ?? answer.expiresAt;
     }
   }
   return { minted: minted as Minted, expiries };
+}
+
+/** A broker answer must never set a variable that would run code on this machine, whatever the format. */
+function refuseDangerousNames(key: string, outputs: Readonly<Record<string, string>>): void {
+  const name = Object.keys(outputs).find(isDangerousEnvName);
+  if (name !== undefined) {
+    throw new CliError(
+      EXIT.OUTPUT,
+      `key ${key}: the broker's answer sets ${safeText(name).slice(0, 64)}, a variable that changes how shells, loaders or runtimes behave; refused (see 'voidkey help mint')`,
+    );
+  }
 }
 
 function render(format: Exclude<Format, 'github' | 'credential-process'>, minted: Minted): string {

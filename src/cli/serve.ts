@@ -97,8 +97,8 @@ export async function run(
   const found = findConfigPath({ ...(flags.config ? { flag: flags.config } : {}), env, exists: existsSync });
   if (found === undefined) {
     process.stderr.write(
-      '(root): no config file found: pass --config PATH or set CONFIG_PATH ' +
-        '(also searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
+      'voidkey serve: no config file found: pass --config PATH or set CONFIG_PATH ' +
+        '(searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
     );
     return 1;
   }

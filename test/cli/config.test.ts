@@ -104,6 +104,30 @@ describe('voidkey config validate', () => {
     ]);
   });
 
+  test('refuses outputs that set a variable changing how shells, loaders or runtimes behave', async () => {
+    const key = {
+      provider: 'aws-prod',
+      roleArn: 'arn:aws:iam::123456789012:role/Deploy',
+      outputs: {
+        AWS_ACCESS_KEY_ID: 'AccessKeyId',
+        BASH_ENV: { value: '/tmp/x' },
+        ld_preload: 'SessionToken',
+      },
+    };
+    const identity = { ...VALID.clientIdentities[0], keys: { DEPLOY: key } };
+    await writeFile(join(dir, 'dangerous.yaml'), stringify({ ...VALID, clientIdentities: [identity] }));
+    const r = await cli(['validate', '--config', 'dangerous.yaml']);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.split('\n').filter((line) => !line.startsWith('warning:') && line !== '');
+    assert.deepEqual(
+      lines.map((line) => line.replace(/ \(refused: .*\)$/, '')),
+      [
+        'clientIdentities[0].keys.DEPLOY.outputs.BASH_ENV: BASH_ENV changes how shells, loaders or runtimes behave, so clients refuse it',
+        'clientIdentities[0].keys.DEPLOY.outputs.ld_preload: ld_preload changes how shells, loaders or runtimes behave, so clients refuse it',
+      ],
+    );
+  });
+
   test('an unset secret is a problem naming the variable, and a set one never appears in output', async () => {
     const missing = await cli(['validate', '--config', 'valid.yaml'], {});
     assert.equal(missing.code, 1);
@@ -128,7 +152,11 @@ describe('voidkey config validate', () => {
   }, async () => {
     const r = await cli(['validate'], {}, join(dir, 'cwd', 'config'));
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /no config file found/);
+    // A plain sentence, not a field path: there is no config whose root could be at fault.
+    assert.match(
+      r.stderr,
+      /^voidkey config validate: no config file found: pass --config PATH or set CONFIG_PATH/,
+    );
   });
 
   test('exits 2 on an unknown flag, a missing value or a missing or unknown subcommand', async () => {

@@ -180,8 +180,12 @@ describe('broker errors', () => {
     assert.equal(broker.requests('/credentials/mint').length, 1);
   });
 
-  test('a 503 without Retry-After is retried with backoff until --timeout, then exits 5', async () => {
-    const unavailable = { status: 503, message: 'A dependency is unavailable; retry later' };
+  test('a 503 whose reason clears on its own, without Retry-After, is retried with backoff until --timeout, then exits 5', async () => {
+    const unavailable = {
+      status: 503,
+      message: 'A dependency is unavailable; retry later',
+      details: { reason: 'replay_store_unavailable' },
+    };
     broker.script('/credentials/mint', ...Array.from({ length: 20 }, () => unavailable));
     const { code, stderr } = await mint(['--keys', 'AWS_DEPLOY', '--timeout', '2']);
     assert.equal(code, 5);
@@ -196,10 +200,30 @@ describe('broker errors', () => {
     assert.match(
       stderr,
       new RegExp(
-        `^voidkey: the broker is unavailable \\(503 SERVICE_UNAVAILABLE\\): A dependency is unavailable; retry later; gave up after ${attempts} attempts within the 2s timeout \\[request id [0-9a-f-]{36}\\]\\n$`,
+        `^voidkey: the broker is unavailable \\(503 SERVICE_UNAVAILABLE, reason replay_store_unavailable\\): A dependency is unavailable; retry later; gave up after ${attempts} attempts within the 2s timeout \\[request id [0-9a-f-]{36}\\]\\n$`,
       ),
     );
   });
+});
+
+describe('503 answers that are not retried', () => {
+  for (const details of [{ reason: 'audit_write_failed' }, undefined]) {
+    const what = details ? `reason ${details.reason}` : 'no reason';
+    test(`a 503 with ${what} is answered once, never retried (exit 5)`, async () => {
+      const unavailable = { status: 503, message: 'Audit unavailable', ...(details ? { details } : {}) };
+      broker.script('/credentials/mint', unavailable, unavailable, unavailable);
+      const { code, stderr } = await mint(['--keys', 'AWS_DEPLOY', '--timeout', '10']);
+      assert.equal(code, 5);
+      assert.equal(broker.requests('/credentials/mint').length, 1);
+      const reason = details ? `, reason ${details.reason}` : '';
+      assert.match(
+        stderr,
+        new RegExp(
+          `^voidkey: the broker is unavailable \\(503 SERVICE_UNAVAILABLE${reason}\\): Audit unavailable; not retried \\[request id [0-9a-f-]{36}\\]\\n$`,
+        ),
+      );
+    });
+  }
 });
 
 describe('transport failures', () => {

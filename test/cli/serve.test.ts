@@ -81,7 +81,11 @@ describe('voidkey serve', () => {
   test('exits 1 when no config file is found', async () => {
     const run = serve([]);
     assert.equal(await run.exited, 1);
-    assert.match(run.out().stderr, /no config file found/);
+    assert.match(
+      run.out().stderr,
+      /^voidkey serve: no config file found: pass --config PATH or set CONFIG_PATH/m,
+    );
+    assert.doesNotMatch(run.out().stderr, /\(root\)/);
   });
 
   test('exits 2 on a --port that is not a port', async () => {

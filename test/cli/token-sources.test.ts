@@ -44,21 +44,66 @@ function actionsEnv(): Record<string, string> {
 const secrets = () => [token, broker.runner.requestToken, ...runnerTokens.values()];
 
 describe('the GitHub Actions runner as token source', () => {
-  test('asks the runner for the audience the broker lists for GitHub, with the request token as bearer', async () => {
-    const { code, stderr } = await runCli(['mint', '--broker-url', broker.url, '--keys', 'AWS_DEPLOY'], {
-      home,
-      env: actionsEnv(),
-      secrets: secrets(),
-    });
+  test("asks the runner for the broker URL's origin, never the audience /credentials/idp-providers names", async () => {
+    const { code, stderr } = await runCli(
+      ['mint', '--broker-url', `${broker.url}/`, '--keys', 'AWS_DEPLOY'],
+      {
+        home,
+        env: actionsEnv(),
+        secrets: secrets(),
+      },
+    );
     assert.equal(code, 0, stderr);
     const [runner] = broker.requests('/runner/token');
     assert.equal(runner?.headers.authorization, `Bearer ${broker.runner.requestToken}`);
     assert.equal(runner?.query.get('api-version'), '2.0');
-    assert.equal(runner?.query.get('audience'), 'voidkey-from-broker');
-    assert.equal(broker.requests('/credentials/idp-providers').length, 1);
+    assert.equal(runner?.query.get('audience'), broker.url);
+    assert.equal(broker.requests('/credentials/idp-providers').length, 0);
     assert.equal(
       broker.requests('/credentials/mint')[0]?.headers.authorization,
-      `Bearer ${runnerTokens.get('voidkey-from-broker')}`,
+      `Bearer ${runnerTokens.get(broker.url)}`,
+    );
+  });
+
+  test('takes the audience from VOIDKEY_AUDIENCE, else from the config file', async () => {
+    const env = { ...actionsEnv(), VOIDKEY_AUDIENCE: 'from-env' };
+    const viaEnv = await runCli(['mint', '--broker-url', broker.url, '--keys', 'AWS_DEPLOY'], {
+      home,
+      env,
+      secrets: secrets(),
+    });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    const config = join(home, 'audience.yaml');
+    writeFileSync(config, 'audience: from-config\n');
+    const viaConfig = await runCli(
+      ['mint', '--broker-url', broker.url, '--keys', 'AWS_DEPLOY', '--config', config],
+      { home, env: actionsEnv(), secrets: secrets() },
+    );
+    assert.equal(viaConfig.code, 0, viaConfig.stderr);
+    const audiences = broker.requests('/runner/token').map((r) => r.query.get('audience'));
+    assert.deepEqual(audiences, ['from-env', 'from-config']);
+  });
+
+  test('after a 401 audience_mismatch, names the audience the broker expects and how to pass it (exit 3)', async () => {
+    broker.script('/credentials/mint', {
+      status: 401,
+      error: 'INVALID_TOKEN',
+      message: 'The token was not accepted',
+      details: { reason: 'audience_mismatch' },
+    });
+    const r = await runCli(['mint', '--broker-url', broker.url, '--keys', 'AWS_DEPLOY'], {
+      home,
+      env: actionsEnv(),
+      secrets: secrets(),
+    });
+    assert.equal(r.code, 3);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^voidkey: authentication failed \\(401 INVALID_TOKEN, reason audience_mismatch\\): The token was not accepted; ` +
+          `the runner token was requested for audience '${broker.url}' but the broker expects 'voidkey-from-broker' for ${GITHUB_ISSUER}; ` +
+          `pass --audience \\(or set VOIDKEY_AUDIENCE, or the action input \`audience\`\\): --audience 'voidkey-from-broker' \\[request id [^\\]]+\\]\n$`,
+      ),
     );
   });
 
@@ -82,9 +127,10 @@ describe('the GitHub Actions runner as token source', () => {
     assert.equal(r.stderr, 'voidkey: the GitHub Actions runner refused to issue an OIDC token (HTTP 401)\n');
   });
 
-  test('exits 3 when the broker lists no GitHub issuer and no --audience is given', async () => {
+  test('after a 401 audience_mismatch from a broker that lists no GitHub audience, says to pass --audience', async () => {
     const saved = broker.providers;
     broker.providers = saved.slice(0, 1);
+    broker.script('/credentials/mint', { status: 401, details: { reason: 'audience_mismatch' } });
     try {
       const r = await runCli(['mint', '--broker-url', broker.url, '--keys', 'AWS_DEPLOY'], {
         home,
@@ -92,9 +138,11 @@ describe('the GitHub Actions runner as token source', () => {
         secrets: secrets(),
       });
       assert.equal(r.code, 3);
-      assert.equal(
+      assert.match(
         r.stderr,
-        `voidkey: the broker lists no audience for ${GITHUB_ISSUER} in /credentials/idp-providers; pass --audience\n`,
+        new RegExp(
+          `the broker lists no audience for ${GITHUB_ISSUER}; pass --audience .* with the audience its config expects`,
+        ),
       );
     } finally {
       broker.providers = saved;

@@ -14,6 +14,26 @@ export interface ErrorBody {
   retryAfter?: unknown;
 }
 
+/**
+ * 503 reasons that clear on their own. Anything else (`audit_write_failed`,
+ * a 503 without a reason) is final: a retry could make the broker mint
+ * upstream again only to throw the credentials away.
+ */
+export const RETRYABLE_503_REASONS: ReadonlySet<string> = new Set([
+  'throttled',
+  'unavailable',
+  'deadline_exceeded',
+  'keys_unavailable',
+  'replay_store_unavailable',
+]);
+
+/** Whether an answer may be retried: 429, or a 503 whose `details.reason` is retryable. */
+export function isRetryable(status: number, body: ErrorBody): boolean {
+  if (status === 429) return true;
+  const reason = body.details?.reason;
+  return status === 503 && typeof reason === 'string' && RETRYABLE_503_REASONS.has(reason);
+}
+
 /** What the client knows about a failed call. */
 export interface FailedCall {
   status: number;
@@ -29,6 +49,8 @@ export interface FailedCall {
   timeoutMs: number;
   /** Subject of the token, when it could be decoded locally (for 404). */
   subject?: string;
+  /** What to do about it, appended to the line. */
+  hint?: string | undefined;
 }
 
 /** The CliError for a non-2xx broker answer. */
@@ -37,7 +59,8 @@ export function brokerFailure(call: FailedCall): CliError {
   const head = `${call.status}${code ? ` ${code}` : ''}`;
   const [exit, text] = describe(call, head, code);
   const id = call.requestId ? ` [request id ${call.requestId}]` : '';
-  return new CliError(exit, `${text}${id}`);
+  const hint = call.hint ? `; ${call.hint}` : '';
+  return new CliError(exit, `${text}${hint}${id}`);
 }
 
 function describe(call: FailedCall, head: string, code: string | undefined): [ExitCode, string] {
@@ -51,8 +74,10 @@ function describe(call: FailedCall, head: string, code: string | undefined): [Ex
     const who = call.subject ? ` '${call.subject.slice(0, 255)}'` : '';
     return [EXIT.DENIED, `denied (${head}): the broker has no identity for the token's subject${who}`];
   }
-  if (status === 429 || status === 503)
-    return [EXIT.BROKER, `${throttled(call, head)}${said}${failuresText(call.body)}${gaveUp(call)}`];
+  if (status === 429 || status === 503) {
+    const outcome = isRetryable(status, call.body) ? gaveUp(call) : '; not retried';
+    return [EXIT.BROKER, `${throttled(call, head)}${said}${failuresText(call.body)}${outcome}`];
+  }
   if (status >= 500) return [EXIT.BROKER, `the broker failed (${head})${said}${failuresText(call.body)}`];
   if (status === 404) {
     return [EXIT.BROKER, `the broker answered ${head} to ${call.route}; is the broker URL right?`];
@@ -91,7 +116,7 @@ function throttled(call: FailedCall, head: string): string {
   const wait = call.retryAfter !== undefined ? `, retry after ${call.retryAfter}s` : '';
   return call.status === 429
     ? `rate limited by the broker (${head}${wait})`
-    : `the broker is unavailable (${head}${wait})`;
+    : `the broker is unavailable (${head}${reasonOf(call)}${wait})`;
 }
 
 function gaveUp(call: FailedCall): string {

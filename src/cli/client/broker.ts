@@ -1,12 +1,12 @@
 /**
- * The broker's HTTP API as the CLI calls it (SPEC §4), under one overall
- * deadline: 429 and 503 are retried with backoff honouring Retry-After while
- * the deadline allows; every other status is final.
+ * The broker's HTTP API as the CLI calls it, under one overall deadline: 429,
+ * and a 503 whose reason can clear on its own, are retried with backoff
+ * honouring Retry-After while the deadline allows; every other answer is final.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpClient, HttpResponse } from '../../core/types.ts';
-import { brokerFailure, type ErrorBody } from './broker-errors.ts';
+import { brokerFailure, type ErrorBody, isRetryable } from './broker-errors.ts';
 import { CliError, EXIT } from './exit.ts';
 import type { Deadline } from './transport.ts';
 import { transportFailure } from './transport.ts';
@@ -54,6 +54,8 @@ export class BrokerClient {
   readonly #userAgent: string;
   /** Subject of the presented token (for the 404 message), when known. */
   subject: string | undefined;
+  /** Explains a 401 `audience_mismatch` (set when the token came from the GitHub Actions runner). */
+  audienceHint: (() => Promise<string>) | undefined;
 
   constructor(base: string, http: HttpClient, deadline: Deadline, userAgent: string) {
     this.#base = base;
@@ -62,7 +64,12 @@ export class BrokerClient {
     this.#userAgent = userAgent;
   }
 
-  /** `GET /credentials/idp-providers` (no authentication). */
+  /** The broker's base URL, without a trailing slash. */
+  get base(): string {
+    return this.#base;
+  }
+
+  /** `GET /credentials/idp-providers` (no authentication; informational only). */
   async idpProviders(): Promise<IdpInfo[]> {
     const { body } = await this.#call('GET', '/credentials/idp-providers');
     const providers = (body as { providers?: unknown }).providers;
@@ -107,7 +114,7 @@ export class BrokerClient {
       if (res.status >= 200 && res.status < 300) return parseSuccess(res, route);
       const body = parseErrorBody(res);
       const retryAfter = retryAfterSeconds(res, body);
-      if (res.status === 429 || res.status === 503) {
+      if (isRetryable(res.status, body)) {
         const wait = retryAfter !== undefined ? retryAfter * 1000 : backoff(attempt);
         if (wait < this.#deadline.remaining()) {
           await sleep(wait);
@@ -116,7 +123,12 @@ export class BrokerClient {
       }
       const requestId = typeof body.requestId === 'string' ? body.requestId : res.headers['x-request-id'];
       const timeoutMs = this.#deadline.totalMs;
+      const hint =
+        res.status === 401 && body.details?.reason === 'audience_mismatch' && this.audienceHint
+          ? await this.audienceHint().catch(() => undefined)
+          : undefined;
       throw brokerFailure({
+        hint,
         status: res.status,
         body,
         requestId,

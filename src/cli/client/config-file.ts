@@ -1,6 +1,6 @@
 /**
  * The client's own config file (`~/.voidkey/config.yaml`, which the broker
- * never reads): `broker_url`, `output_format`, `default_keys`. Unknown fields
+ * never reads): `broker_url`, `output_format`, `default_keys`, `audience`. Unknown fields
  * are refused, because a mis-spelt `output_format: github` silently falling
  * back to `env` would print credentials into a CI log.
  */
@@ -15,9 +15,11 @@ export interface ClientConfig {
   broker_url?: string;
   output_format?: string;
   default_keys?: string[];
+  /** Audience to request from the GitHub Actions runner. */
+  audience?: string;
 }
 
-const FIELDS = ['broker_url', 'output_format', 'default_keys'] as const;
+const FIELDS = ['broker_url', 'output_format', 'default_keys', 'audience'] as const;
 
 /** `~/.voidkey/config.yaml` under the current HOME. */
 export function defaultConfigPath(): string {
@@ -50,11 +52,11 @@ export async function loadClientConfig(path: string | undefined): Promise<Client
 
 function validate(doc: unknown, file: string): ClientConfig {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw usageError(`${file}: expected a mapping with broker_url, output_format, default_keys`);
+    throw usageError(`${file}: expected a mapping with ${FIELDS.join(', ')}`);
   }
   const config: ClientConfig = {};
   for (const [field, value] of Object.entries(doc)) {
-    if (field === 'broker_url' || field === 'output_format') {
+    if (field === 'broker_url' || field === 'output_format' || field === 'audience') {
       if (typeof value !== 'string') throw usageError(`${file}: ${field} must be a string`);
       config[field] = value;
     } else if (field === 'default_keys') {

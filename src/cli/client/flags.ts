@@ -51,7 +51,8 @@ export function parseFlags<T extends Record<string, OptionSpec>>(
   }
 }
 
-function describeParseError(err: unknown): string {
+/** One usage line for a node:util parseArgs failure; echoes only the flag's name, never its value. */
+export function describeParseError(err: unknown): string {
   const code = (err as { code?: string }).code;
   const message = err instanceof Error ? err.message : '';
   // Only the flag's name is echoed: a mistyped `--tokn=<jwt>` must not print the token.

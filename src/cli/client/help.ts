@@ -5,10 +5,11 @@ const GLOBAL_FLAGS = `Global options:
   --broker-url URL    the broker (env VOIDKEY_BROKER_URL, config broker_url); https, or http on loopback
   --token TOKEN       the OIDC token (prefer --token-file: argv is visible to other processes)
   --token-file PATH   read the token from a file (one trailing newline trimmed)
-  --config PATH       client config file (default ~/.voidkey/config.yaml: broker_url, output_format, default_keys)
+  --config PATH       client config file (default ~/.voidkey/config.yaml: broker_url, output_format,
+                      default_keys, audience)
   --timeout SECONDS   one deadline for the whole command, retries included (default 30)
-  --audience AUD      audience to request from the GitHub Actions runner
-                      (default: the audience the broker lists for https://token.actions.githubusercontent.com)
+  --audience AUD      audience to request from the GitHub Actions runner (env VOIDKEY_AUDIENCE,
+                      config audience; default: the broker URL's origin, e.g. https://voidkey.example.com)
   -h, --help          show this help
 `;
 

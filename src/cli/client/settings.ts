@@ -37,8 +37,10 @@ export async function resolveSettings(
       `warning: the broker URL ${brokerUrl} is plain http to a non-loopback host; tokens and credentials travel unencrypted`,
     );
   }
-  const audience = flags.audience;
-  if (audience !== undefined && audience.trim() === '') throw usageError('--audience must not be empty');
+  if (flags.audience !== undefined && flags.audience.trim() === '') {
+    throw usageError('--audience must not be empty');
+  }
+  const audience = flags.audience ?? nonEmpty(env.VOIDKEY_AUDIENCE) ?? nonEmpty(config.audience);
   return { brokerUrl, timeoutMs, audience, config };
 }
 

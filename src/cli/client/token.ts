@@ -5,10 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import type { HttpClient } from '../../core/types.ts';
 import type { BrokerClient } from './broker.ts';
+import { safeText } from './broker-errors.ts';
 import { CliError, EXIT, usageError } from './exit.ts';
 import { type Deadline, transportFailure } from './transport.ts';
 
-/** GitHub's OIDC issuer, whose audience the broker lists in `/credentials/idp-providers`. */
+/** GitHub's OIDC issuer (named in the audience-mismatch hint). */
 export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 
 /** A resolved token source. `get()` asks the runner again on every call; other sources are read once. */
@@ -74,11 +75,13 @@ export async function readTokenFile(path: string): Promise<string> {
 
 function runnerSource(url: string, requestToken: string, ctx: TokenContext): TokenSource {
   ctx.secrets.push(requestToken);
-  let audience: string | undefined = ctx.audience;
+  // Never an audience named by the broker's unauthenticated answer: whoever answers at the
+  // broker URL could otherwise obtain a runner token meant for another relying party.
+  const audience = ctx.audience ?? new URL(ctx.broker.base).origin;
+  ctx.broker.audienceHint = () => audienceHint(ctx.broker, audience);
   return {
     origin: 'the GitHub Actions runner',
     get: async () => {
-      audience ??= await githubAudience(ctx.broker);
       const token = await requestRunnerToken(url, requestToken, audience, ctx);
       ctx.secrets.push(token);
       return token;
@@ -86,17 +89,15 @@ function runnerSource(url: string, requestToken: string, ctx: TokenContext): Tok
   };
 }
 
-/** The audience the broker lists for GitHub's issuer; exit 3 when it trusts none. */
-async function githubAudience(broker: BrokerClient): Promise<string> {
+/** After a 401 audience_mismatch: the audience the broker says it expects, and how to ask for it. */
+async function audienceHint(broker: BrokerClient, requested: string): Promise<string> {
   const providers = await broker.idpProviders();
-  const github = providers.find((p) => p.issuer === GITHUB_ISSUER);
-  if (github?.audience === undefined || github.audience === '') {
-    throw new CliError(
-      EXIT.AUTH,
-      `the broker lists no audience for ${GITHUB_ISSUER} in /credentials/idp-providers; pass --audience`,
-    );
+  const expected = providers.find((p) => p.issuer === GITHUB_ISSUER)?.audience;
+  const how = 'pass --audience (or set VOIDKEY_AUDIENCE, or the action input `audience`)';
+  if (expected === undefined || expected === '') {
+    return `the runner token was requested for audience '${safeText(requested)}' and the broker lists no audience for ${GITHUB_ISSUER}; ${how} with the audience its config expects`;
   }
-  return github.audience;
+  return `the runner token was requested for audience '${safeText(requested)}' but the broker expects '${safeText(expected)}' for ${GITHUB_ISSUER}; ${how}: --audience '${safeText(expected)}'`;
 }
 
 /** `GET <url>&audience=<aud>` with the runner's request token → `{"value": token}`. */

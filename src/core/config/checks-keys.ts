@@ -1,4 +1,5 @@
 /** Cross-checks of `clientIdentities` and their keys against the IdPs and providers they name. */
+import { DANGEROUS_ENV_SUMMARY, isDangerousEnvName } from '../env-names.ts';
 import { DURATION_RULES, PROVIDER_FIELDS } from '../providers-meta.ts';
 import { entries, isProviderType, type Loose, map, str, withArticle } from './checks-common.ts';
 import { checkTags } from './checks-providers.ts';
@@ -127,6 +128,12 @@ function checkOutputs(outputs: unknown, path: PathSegment[], type: ProviderType,
   for (const [name, value] of Object.entries(map(outputs))) {
     const at = [...path, 'outputs', name];
     if (!VAR_NAME.test(name)) report.error(at, `variable name must match ${VAR_NAME.source}`);
+    else if (isDangerousEnvName(name)) {
+      report.error(
+        at,
+        `${name} changes how shells, loaders or runtimes behave, so clients refuse it (refused: ${DANGEROUS_ENV_SUMMARY})`,
+      );
+    }
     const field = str(value);
     if (field === undefined || fields.includes(field)) continue;
     const near = closest(field, fields);

@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { isMap, mergeConfigs } from './merge.ts';
-import { type PathSegment, type Report, UNRESOLVED } from './report.ts';
+import { type PathSegment, type Report, systemError, UNRESOLVED } from './report.ts';
 import { ExpansionError, substituteTree } from './substitute.ts';
 import { parseYaml } from './yaml.ts';
 
@@ -39,12 +39,11 @@ function displayName(file: string, ctx: LoadContext): string {
 async function readText(file: string): Promise<string | { error: string }> {
   try {
     const info = await stat(file);
-    if (!info.isFile()) return { error: 'is not a regular file' };
-    if (info.size > MAX_CONFIG_BYTES) return { error: 'is larger than 10 MiB' };
+    if (!info.isFile()) return { error: `${file} is not a regular file` };
+    if (info.size > MAX_CONFIG_BYTES) return { error: `${file} is larger than 10 MiB` };
     return await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { error: code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})` };
+    return { error: `cannot read ${systemError(err, file)}` };
   }
 }
 
@@ -64,12 +63,16 @@ async function readMap(file: string, ctx: LoadContext, origin: Origin | undefine
   const name = displayName(file, ctx);
   const text = await readText(file);
   if (typeof text !== 'string') {
-    if (origin) ctx.report.error(origin.path, `included file "${origin.name}" ${text.error}${origin.where}`);
-    else ctx.report.error(name, `the config file ${text.error}`);
+    if (origin) ctx.report.error(origin.path, `included file "${origin.name}": ${text.error}${origin.where}`);
+    else ctx.report.error(name, `the config file: ${text.error}`);
     return undefined;
   }
   const data = parseYaml(text, name, ctx.report);
   if (data === undefined) return undefined;
+  if (data === null && !origin) {
+    ctx.report.error(name, `the config file ${file} is empty (it holds no settings)`);
+    return undefined;
+  }
   if (data === null) return {};
   if (!isMap(data)) {
     ctx.report.error(name, 'the document must be a map of sections');

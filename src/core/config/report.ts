@@ -35,6 +35,18 @@ export function formatPath(path: readonly PathSegment[]): string {
   return out === '' ? '(root)' : out;
 }
 
+/**
+ * `/full/path: no such file or directory (ENOENT)`: what the system said about
+ * a file the config names, so the operator can act on it.
+ */
+export function systemError(err: unknown, file: string): string {
+  const { code, message } = err as NodeJS.ErrnoException;
+  const text = typeof message === 'string' ? message : String(err);
+  // Node's message is "CODE: description, syscall 'path'"; keep the description.
+  const description = text.replace(/^[A-Z0-9_]+: /, '').replace(/, \w+ '.*'$/s, '');
+  return `${file}: ${description}${code ? ` (${code})` : ''}`;
+}
+
 /** Sentinel left where a substitution failed, so later checks stay quiet about that field. */
 export const UNRESOLVED = '\u0000voidkey-unresolved\u0000';
 

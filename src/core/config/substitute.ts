@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type PathSegment, type Report, UNRESOLVED } from './report.ts';
+import { type PathSegment, type Report, systemError, UNRESOLVED } from './report.ts';
 import { wantedTypes } from './schema-walk.ts';
 
 /** Where a file's substitutions come from and where their problems go. */
@@ -69,13 +69,12 @@ function parseBody(body: string): Piece | string {
 function readSecretFile(file: string): string | { error: string } {
   try {
     const info = statSync(file);
-    if (!info.isFile()) return { error: 'is not a regular file' };
-    if (info.size > MAX_FILE_BYTES) return { error: 'is larger than 1 MiB' };
+    if (!info.isFile()) return { error: `${file} is not a regular file` };
+    if (info.size > MAX_FILE_BYTES) return { error: `${file} is larger than 1 MiB` };
     const text = readFileSync(file, 'utf8');
     return text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { error: code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})` };
+    return { error: `cannot read ${systemError(err, file)}` };
   }
 }
 
@@ -88,7 +87,7 @@ function resolvePiece(
   if (piece.kind === 'file') {
     const result = readSecretFile(resolve(ctx.baseDir, piece.path));
     if (typeof result !== 'string') {
-      ctx.report.error(path, `the file of \`\${file:${piece.path}}\` ${result.error}${ctx.where}`);
+      ctx.report.error(path, `\`\${file:${piece.path}}\`: ${result.error}${ctx.where}`);
       return undefined;
     }
     ctx.report.secrets.add(result);

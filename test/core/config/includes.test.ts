@@ -119,13 +119,13 @@ describe('includes', () => {
     assert.deepEqual(out.problems, ['includes[0]: include cycle: config.yaml → config.yaml']);
   });
 
-  test('a missing include is an error naming the file', async () => {
-    const { out } = await loadTree({
+  test('a missing include is an error naming the file, its full path and the system error', async () => {
+    const { dir, out } = await loadTree({
       'config.yaml': `includes: [present.yaml]\n${stringify(baseConfig())}`,
       'present.yaml': 'includes: [missing.yaml]\n',
     });
     assert.deepEqual(out.problems, [
-      'includes[0]: included file "missing.yaml" does not exist (in present.yaml)',
+      `includes[0]: included file "missing.yaml": cannot read ${join(dir, 'missing.yaml')}: no such file or directory (ENOENT) (in present.yaml)`,
     ]);
   });
 
@@ -144,9 +144,11 @@ describe('includes', () => {
     assert.deepEqual(out.problems, ['includes: must be a list of file paths']);
   });
 
-  test('a missing root config file is reported', async () => {
-    const { out } = await loadTree({}, 'nope.yaml');
-    assert.deepEqual(out.problems, ['nope.yaml: the config file does not exist']);
+  test('a missing root config file is reported with its full path', async () => {
+    const { dir, out } = await loadTree({}, 'nope.yaml');
+    assert.deepEqual(out.problems, [
+      `nope.yaml: the config file: cannot read ${join(dir, 'nope.yaml')}: no such file or directory (ENOENT)`,
+    ]);
   });
 
   test('a diamond (two includes sharing one file) is not a cycle', async () => {

@@ -51,9 +51,39 @@ clientIdentities:
     assert.deepEqual(out.problems, ['server.allowQueryToken: must be true or false (got a string)']);
   });
 
-  test('duplicate keys are refused with their line and column', async () => {
+  test('duplicate keys are refused with their name, line and column', async () => {
     const out = await loadText(`${IDPS}server:\n  port: 1\n  port: 2\n`);
-    assert.deepEqual(out.problems, ['config.yaml: line 15, column 3: Map keys must be unique']);
+    assert.deepEqual(out.problems, [
+      'config.yaml: line 15, column 3: duplicate key "port" (each key may appear once in a map)',
+    ]);
+  });
+
+  test('an undefined alias is named with its line and column and a hint towards includes', async () => {
+    const out = await loadText(`${IDPS}accessProviders: *providers\n`);
+    assert.deepEqual(out.problems, [
+      'config.yaml: line 13, column 18: undefined alias *providers: no anchor &providers before it in this file ' +
+        '(anchors work only within one file; to reuse settings from another file, list it under `includes:`)',
+    ]);
+  });
+
+  test('an alias to an anchor of an included file gets the same hint', async () => {
+    const out = await loadText(
+      'includes: [base.yaml]\nclientIdentities:\n  - { subject: s, idp: github-actions, keys: *keys }\n',
+      {},
+      { 'base.yaml': `${IDPS}x: &keys {}\n` },
+    );
+    assert.equal(out.problems.length, 1);
+    assert.match(
+      out.problems[0] ?? '',
+      /^config\.yaml: line 3, column 46: undefined alias \*keys: .*`includes:`/,
+    );
+  });
+
+  test('tabs used for indentation are one line, however many lines use them', async () => {
+    const out = await loadText(`${IDPS}server:\n\tport: 1\n\thost: x\n\tbodyLimit: 2\n`);
+    assert.deepEqual(out.problems, [
+      'config.yaml: line 14, column 1: a tab is used for indentation; YAML indents with spaces only',
+    ]);
   });
 
   test('syntax errors name the file, line and column without quoting the source line', async () => {
@@ -84,9 +114,20 @@ clientIdentities:
     assert.deepEqual(out.problems, ['config.yaml: the document must be a map of sections']);
   });
 
-  test('an empty file reports the missing required section', async () => {
-    const out = await loadText('');
-    assert.deepEqual(out.problems, ['brokerIdp: required field is missing']);
+  test('an empty file (or one of only comments) is said to be empty, with its full path', async () => {
+    for (const text of ['', '# nothing yet\n']) {
+      const out = await loadText(text);
+      assert.equal(out.problems.length, 1);
+      assert.match(
+        out.problems[0] ?? '',
+        /^config\.yaml: the config file \/\S+\/config\.yaml is empty \(it holds no settings\)$/,
+      );
+    }
+  });
+
+  test('an empty included file adds nothing and is no error', async () => {
+    const out = await loadText(`includes: [empty.yaml]\n${IDPS}`, {}, { 'empty.yaml': '' });
+    assert.deepEqual(out.problems, []);
   });
 
   test('a key with nothing after it counts as not set', async () => {

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { run } from '../../src/cli/policy.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CONFIG = join(ROOT, 'test/fixtures/policy/subjects.yaml');
+const CLAIMS = join(ROOT, 'test/fixtures/claims/github-actions-immutable-subject.json');
+const dir = mkdtempSync(join(tmpdir(), 'voidkey-policy-explain-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function explain(args: string[], env: Record<string, string> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(['explain', ...args], {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    env,
+    cwd: dir,
+  });
+  return { code, stdout, stderr };
+}
+
+describe('voidkey policy explain: input', () => {
+  test('explains claims from a file, the IdP taken from their iss; exit 0', async () => {
+    const r = await explain(['--config', CONFIG, '--claims', CLAIMS, '--keys', 'DEPLOY,ADMIN']);
+    assert.equal(r.stderr, '');
+    assert.equal(r.code, 0);
+    assert.ok(r.stdout.startsWith('idp: github-actions\n'), r.stdout);
+    assert.ok(r.stdout.includes('key DEPLOY: would mint (granted by clientIdentities[0])'), r.stdout);
+    assert.ok(r.stdout.includes('key ADMIN: key_not_granted'), r.stdout);
+  });
+
+  test('finds the config through $CONFIG_PATH like serve', async () => {
+    const r = await explain(['--claims', CLAIMS], { CONFIG_PATH: CONFIG });
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  test('--json prints one document', async () => {
+    const r = await explain(['--config', CONFIG, '--claims', CLAIMS, '--json']);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.idp, 'github-actions');
+    assert.deepEqual(doc.matched, ['clientIdentities[0]']);
+  });
+
+  const usage: Array<[string, string[], string]> = [
+    ['neither --claims nor --token', ['--config', CONFIG], 'give exactly one of --claims and --token'],
+    [
+      'both --claims and --token',
+      ['--config', CONFIG, '--claims', CLAIMS, '--token', CLAIMS],
+      'give exactly one of --claims and --token',
+    ],
+    [
+      '--jwks without --token',
+      ['--config', CONFIG, '--claims', CLAIMS, '--jwks', 'k.json'],
+      '--jwks needs --token',
+    ],
+    [
+      'a bad key name',
+      ['--config', CONFIG, '--claims', CLAIMS, '--keys', 'a b'],
+      "--keys: 'a b' is not a key name",
+    ],
+    ['a positional argument', ['--config', CONFIG, 'extra'], 'takes no positional argument'],
+    [
+      'an --idp whose issuer is not the claims’ iss',
+      ['--config', CONFIG, '--claims', CLAIMS, '--idp', 'developers'],
+      'idp "developers" has issuer',
+    ],
+    [
+      'an unknown --idp',
+      ['--config', CONFIG, '--claims', CLAIMS, '--idp', 'nope'],
+      'no client IdP named "nope"',
+    ],
+    [
+      'a claims file that is not a map',
+      ['--config', CONFIG, '--claims', join(dir, 'list.json')],
+      'must hold one map of claims',
+    ],
+    ['a missing claims file', ['--config', CONFIG, '--claims', join(dir, 'none.json')], 'cannot read'],
+  ];
+  before(() => writeFileSync(join(dir, 'list.json'), '[1, 2]'));
+  for (const [name, args, text] of usage) {
+    test(`${name} exits 2 naming the problem`, async () => {
+      const r = await explain(args);
+      assert.equal(r.stdout, '');
+      assert.ok(r.stderr.includes(text), r.stderr);
+      assert.equal(r.code, 2);
+    });
+  }
+});
+
+describe('voidkey policy explain --token', () => {
+  const claims = {
+    iss: 'https://token.actions.githubusercontent.com',
+    sub: 'repo:acme-corp@49812345/payments-api@612345678:ref:refs/heads/main',
+  };
+  let token: string;
+  before(async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const other = await generateKeyPair('ES256');
+    token = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(privateKey);
+    writeFileSync(join(dir, 'token.jwt'), `${token}\n`);
+    const jwks = (key: Parameters<typeof exportJWK>[0]) =>
+      exportJWK(key).then((jwk) => JSON.stringify({ keys: [{ ...jwk, kid: 'k1', alg: 'ES256' }] }));
+    writeFileSync(join(dir, 'good.json'), await jwks(publicKey));
+    writeFileSync(join(dir, 'bad.json'), await jwks(other.publicKey));
+  });
+
+  test('decodes a token without verifying it, and never prints it', async () => {
+    const r = await explain(['--config', CONFIG, '--token', 'token.jwt', '--keys', 'DEPLOY']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes('key DEPLOY: would mint'), r.stdout);
+    assert.ok(!r.stdout.includes(token) && !r.stderr.includes(token));
+  });
+
+  test('--jwks verifies the signature: the right key passes, another key exits 2', async () => {
+    assert.equal(
+      (await explain(['--config', CONFIG, '--token', 'token.jwt', '--jwks', 'good.json'])).code,
+      0,
+    );
+    const r = await explain(['--config', CONFIG, '--token', 'token.jwt', '--jwks', 'bad.json']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^--token: the signature does not verify against .*bad\.json/);
+    assert.ok(!r.stderr.includes(token));
+  });
+});
