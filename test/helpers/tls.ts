@@ -46,9 +46,13 @@ export function testCa(dir: string): TestCa {
   const ca = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '1', '-subj', '/CN=voidkey test CA'], {
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '1', '-subj', '/CN=voidkey test CA'],
+    {
+      stdio: 'ignore',
+    },
+  );
   return {
     ca,
     issue(name) {
@@ -62,7 +66,23 @@ export function testCa(dir: string): TestCa {
       writeFileSync(ext, `subjectAltName=IP:127.0.0.1,DNS:${name}\nextendedKeyUsage=serverAuth,clientAuth\n`);
       execFileSync(
         'openssl',
-        ['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-days', '1', '-out', cert, '-extfile', ext],
+        [
+          'x509',
+          '-req',
+          '-in',
+          csr,
+          '-CA',
+          ca,
+          '-CAkey',
+          caKey,
+          '-CAcreateserial',
+          '-days',
+          '1',
+          '-out',
+          cert,
+          '-extfile',
+          ext,
+        ],
         { stdio: 'ignore' },
       );
       return { cert, key };

@@ -113,7 +113,8 @@ async function dataNode(
 ): Promise<ServerProcess> {
   const port = await freePort();
   const args = ['--port', String(port), '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_DISK];
-  if (options.password !== undefined) args.push('--requirepass', options.password, '--masterauth', options.password);
+  if (options.password !== undefined)
+    args.push('--requirepass', options.password, '--masterauth', options.password);
   if (options.replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
   return startServer([...args, ...(options.extra ?? [])], port, READY);
 }
@@ -132,7 +133,11 @@ export function nodeClient(port: number, password?: string): Redis {
 }
 
 /** Runs one command on the node at `port`. */
-export async function onNode(port: number, password: string | undefined, ...command: string[]): Promise<unknown> {
+export async function onNode(
+  port: number,
+  password: string | undefined,
+  ...command: string[]
+): Promise<unknown> {
   const client = nodeClient(port, password);
   try {
     await client.connect();
@@ -183,21 +188,28 @@ export interface RedisCluster {
 }
 
 /** Starts `primaries` cluster-enabled nodes, gives them the 16384 slots with `redis-cli --cluster create`. */
-export async function startRedisCluster(options: { primaries?: number; password?: string } = {}): Promise<RedisCluster> {
+export async function startRedisCluster(
+  options: { primaries?: number; password?: string } = {},
+): Promise<RedisCluster> {
   const g = await group('cluster');
   try {
     for (let i = 0; i < (options.primaries ?? 3); i += 1) {
       const port = await freePort(true);
       const args = ['--port', String(port), '--dir', g.dir, ...NO_DISK, '--cluster-enabled', 'yes'];
       args.push('--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000');
-      if (options.password !== undefined) args.push('--requirepass', options.password, '--masterauth', options.password);
+      if (options.password !== undefined)
+        args.push('--requirepass', options.password, '--masterauth', options.password);
       g.servers.push(await startServer(args, port, READY));
     }
     const seeds = g.servers.map((s) => `127.0.0.1:${s.port}`);
     const auth = options.password === undefined ? [] : ['-a', options.password, '--no-auth-warning'];
-    await run('redis-cli', [...auth, '--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'], {
-      timeout: 20_000,
-    });
+    await run(
+      'redis-cli',
+      [...auth, '--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'],
+      {
+        timeout: 20_000,
+      },
+    );
     for (const server of g.servers) {
       await waitFor('cluster_state:ok', async () =>
         String(await onNode(server.port, options.password, 'CLUSTER', 'INFO')).includes('cluster_state:ok'),
@@ -255,7 +267,8 @@ export async function startSentinelSet(
         `sentinel parallel-syncs ${name} 1`,
       ];
       if (password !== undefined) lines.push(`sentinel auth-pass ${name} ${password}`);
-      if (sentinelPassword !== undefined) lines.push(`requirepass "${sentinelPassword}"`, `sentinel sentinel-pass ${sentinelPassword}`);
+      if (sentinelPassword !== undefined)
+        lines.push(`requirepass "${sentinelPassword}"`, `sentinel sentinel-pass ${sentinelPassword}`);
       await writeFile(conf, `${lines.join('\n')}\n`, { mode: 0o600 });
       g.servers.push(await startServer([conf, '--sentinel'], port, /\+monitor master/));
       sentinelPorts.push(port);
@@ -276,7 +289,8 @@ export async function startSentinelSet(
         return field('num-slaves') === 1 && field('num-other-sentinels') === 2;
       });
     }
-    const primaryPort = async () => Number(((await ask('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
+    const primaryPort = async () =>
+      Number(((await ask('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
     const awaitNewPrimary = async (old: number) => {
       let current = old;
       await waitFor(
@@ -361,7 +375,9 @@ export interface TlsRedis {
 }
 
 /** Starts the TLS server (`--port 0 --tls-port N`), ACL user `voidkey` with `password` when given. */
-export async function startTlsRedis(options: { username?: string; password?: string } = {}): Promise<TlsRedis> {
+export async function startTlsRedis(
+  options: { username?: string; password?: string } = {},
+): Promise<TlsRedis> {
   const g = await group('tls');
   try {
     const ca = testCa(g.dir);
@@ -385,7 +401,9 @@ export async function startTlsRedis(options: { username?: string; password?: str
 }
 
 /** Starts a plain server with extra `redis-server` arguments (ACL users, maxmemory…). */
-export async function startConfiguredRedis(extra: string[]): Promise<{ port: number; stop(): Promise<void> }> {
+export async function startConfiguredRedis(
+  extra: string[],
+): Promise<{ port: number; stop(): Promise<void> }> {
   const g = await group('redis');
   try {
     const node = await dataNode(g.dir, { extra });
@@ -403,7 +421,12 @@ export async function startLoneSentinel(): Promise<{ port: number; stop(): Promi
   try {
     const port = await freePort();
     const conf = join(g.dir, 'sentinel.conf');
-    const lines = [`port ${port}`, 'bind 127.0.0.1', `dir ${g.dir}`, `sentinel monitor nobody 127.0.0.1 ${await freePort()} 1`];
+    const lines = [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${g.dir}`,
+      `sentinel monitor nobody 127.0.0.1 ${await freePort()} 1`,
+    ];
     await writeFile(conf, `${lines.join('\n')}\n`, { mode: 0o600 });
     g.servers.push(await startServer([conf, '--sentinel'], port, /\+monitor master/));
     return { port, stop: g.stop };
