@@ -185,6 +185,7 @@ describe('a primary and a replica behind three Sentinels', { skip }, () => {
     const running = load(c);
     await sleep(500);
     await set.failover();
+    await sleep(1000);
     const tally = await running.stop();
     assert.ok(tally.rounds > 3 && tally.minted > 0, JSON.stringify(tally));
     const took = await servesAgainWithin(c, 10_000);
@@ -227,6 +228,8 @@ describe('a primary demoted behind a standalone URL', { skip }, () => {
     );
     const token = await c.token(c.opA, WORKLOADS.releaser);
     assertReplayStoreDown(await c.call(0, 'POST', '/credentials/mint', { token, ...READ }));
+    // The READONLY answer dropped the connection to reconnect (to whatever primary the address leads to now).
+    assert.match(c.brokers[0]?.output() ?? '', /reconnected to Redis/);
   });
 
   test('heals once the address is a primary again', async () => {
