@@ -1,29 +1,20 @@
-/**
- * The slice of autocannon 9 the benchmark uses (the package ships no types
- * and @types/autocannon is not a dependency).
- */
+/** The slice of autocannon 9 the benchmark uses (the package ships no types). */
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
 
-  export interface RequestData {
+  interface RequestData {
     method?: string;
-    path?: string;
     headers?: Record<string, string>;
-    body?: string | Buffer;
+    body?: string;
   }
 
-  export interface Request extends RequestData {
-    setupRequest?: (request: RequestData, context: Record<string, unknown>) => RequestData;
-  }
-
-  export interface Options extends RequestData {
+  interface Options extends RequestData {
     url: string;
     connections?: number;
     duration?: number;
-    pipelining?: number;
     reconnectRate?: number;
     timeout?: number;
-    requests?: Request[];
+    requests?: Array<{ setupRequest?: (request: RequestData) => RequestData }>;
   }
 
   export interface Result {
@@ -32,13 +23,8 @@ declare module 'autocannon' {
     timeouts: number;
     non2xx: number;
     '2xx': number;
-    statusCodeStats: Record<string, { count: number }>;
   }
 
-  export interface Instance extends EventEmitter, PromiseLike<Result> {
-    stop(): void;
-  }
-
-  function autocannon(options: Options): Instance;
+  function autocannon(options: Options): EventEmitter & PromiseLike<Result>;
   export default autocannon;
 }

@@ -1,8 +1,12 @@
 /**
- * The benchmark's broker configuration: many client IdPs, many identities with
- * three AWS keys each, one STS provider, rate limits off, logging at warn. A
- * pure function of the peers' URLs, so the unit test can validate the very
- * document the benchmark writes.
+ * The broker configurations the benchmark runs: many client IdPs, one STS
+ * provider, rate limits off, logging at warn, and a *population* of
+ * identities. A pure function of the peers' URLs, so test/bench can validate
+ * the very document the benchmark writes.
+ *
+ * A population says how identity `i` is written in the config and which
+ * claims a token of identity `i` carries. Adding one (say, a mix of rule
+ * forms) is one entry in {@link POPULATIONS}; run.ts names it in a variant.
  */
 import { stringify } from 'yaml';
 
@@ -16,8 +20,7 @@ export const BROKER_CLIENT_ID = 'voidkey-broker-bench';
 export const SECRET_VARIABLE = 'BENCH_BROKER_CLIENT_SECRET';
 /** Keys every identity holds, in request order. */
 export const KEY_NAMES = ['KEY_A', 'KEY_B', 'KEY_C'] as const;
-/** Name of the single access provider. */
-export const PROVIDER_NAME = 'aws-bench';
+const PROVIDER = 'aws-bench';
 
 /** Where the generated config points. */
 export interface BenchEndpoints {
@@ -27,40 +30,53 @@ export interface BenchEndpoints {
   stsEndpoint: string;
 }
 
-/** One configured identity. */
-export interface BenchIdentity {
-  subject: string;
-  /** Index into {@link BenchEndpoints.clientIdps}. */
-  idp: number;
-  /** Role ARN per key name. */
-  roles: Record<string, string>;
-}
-
 /** Name of client IdP number `i`. */
 export function idpName(i: number): string {
   return `ci-${String(i).padStart(2, '0')}`;
 }
 
-/** Identity number `i` of `idpCount` IdPs: IdPs are assigned round-robin. */
-export function benchIdentity(i: number, idpCount: number): BenchIdentity {
-  const roles: Record<string, string> = {};
-  for (const key of KEY_NAMES) {
-    roles[key] = `arn:aws:iam::123456789012:role/bench-${i}-${key.slice(-1).toLowerCase()}`;
-  }
-  return { subject: `repo:bench-org/service-${i}:ref:refs/heads/main`, idp: i % idpCount, roles };
+/** Role ARN of `key` for identity `i`. */
+export function roleArn(i: number, key: string): string {
+  return `arn:aws:iam::123456789012:role/bench-${i}-${key.slice(-1).toLowerCase()}`;
 }
 
-/** The first `count` identities over `idpCount` IdPs. */
-export function benchIdentities(count: number, idpCount: number): BenchIdentity[] {
-  return Array.from({ length: count }, (_, i) => benchIdentity(i, idpCount));
+/** The keys of identity `i`: one role per key name. */
+function keysOf(i: number) {
+  return Object.fromEntries(
+    KEY_NAMES.map((key) => [key, { provider: PROVIDER, roleArn: roleArn(i, key), duration: 900 }]),
+  );
 }
 
-/** Variations of the bench config. */
+/** How a population's identities look in the config and in their tokens. */
+export interface Population {
+  /** The `clientIdentities` entry of identity `i`, bound to IdP `idp`. */
+  identity(i: number, idp: string): Record<string, unknown>;
+  /** The claims (besides iss, aud, iat, exp) of a token that identity `i` accepts. */
+  claims(i: number): Record<string, unknown>;
+  /** Top-level config sections the population needs besides `clientIdentities`. */
+  sections?: Record<string, unknown>;
+}
+
+/** Subject of identity `i` of the exact-subject population. */
+export function benchSubject(i: number): string {
+  return `repo:bench-org/service-${i}:ref:refs/heads/main`;
+}
+
+/** The populations by name. Identity `i` always belongs to IdP `i mod idps`. */
+export const POPULATIONS = {
+  /** One exact `sub` per identity: today's config form. */
+  exact: {
+    identity: (i, idp) => ({ subject: benchSubject(i), idp, keys: keysOf(i) }),
+    claims: (i) => ({ sub: benchSubject(i) }),
+  },
+} satisfies Record<string, Population>;
+
+export type PopulationName = keyof typeof POPULATIONS;
+
+/** Options of {@link benchConfig}. */
 export interface BenchOptions {
-  /**
-   * `logging.level`; default `warn`. At `info` the broker also writes its
-   * audit events (two per mint) and fastify's request lines to stdout.
-   */
+  population?: PopulationName;
+  /** `logging.level`; default `warn`. */
   logLevel?: 'warn' | 'info';
 }
 
@@ -70,7 +86,8 @@ export function benchConfig(
   identities: number,
   options: BenchOptions = {},
 ): Record<string, unknown> {
-  const idpCount = endpoints.clientIdps.length;
+  const population: Population = POPULATIONS[options.population ?? 'exact'];
+  const idps = endpoints.clientIdps.length;
   return {
     server: { host: '127.0.0.1', allowInsecureIssuers: true },
     brokerIdp: {
@@ -90,23 +107,15 @@ export function benchConfig(
     })),
     accessProviders: [
       {
-        name: PROVIDER_NAME,
+        name: PROVIDER,
         type: 'aws-sts',
         region: 'us-east-1',
         endpoint: endpoints.stsEndpoint,
         audience: STS_AUDIENCE,
       },
     ],
-    clientIdentities: benchIdentities(identities, idpCount).map((identity) => ({
-      subject: identity.subject,
-      idp: idpName(identity.idp),
-      keys: Object.fromEntries(
-        KEY_NAMES.map((key) => [
-          key,
-          { provider: PROVIDER_NAME, roleArn: identity.roles[key], duration: 900 },
-        ]),
-      ),
-    })),
+    clientIdentities: Array.from({ length: identities }, (_, i) => population.identity(i, idpName(i % idps))),
+    ...population.sections,
     rateLimit: { enabled: false },
     logging: { level: options.logLevel ?? 'warn', format: 'json' },
   };
@@ -119,4 +128,12 @@ export function benchConfigYaml(
   options: BenchOptions = {},
 ): string {
   return stringify(benchConfig(endpoints, identities, options), { lineWidth: 0 });
+}
+
+/**
+ * Which identity the `j`-th of `count` tokens belongs to: round-robin, and
+ * with more identities than tokens a prime stride, so every IdP is visited.
+ */
+export function tokenIdentity(j: number, identities: number, count: number): number {
+  return identities <= count ? j % identities : (j * 7919) % identities;
 }

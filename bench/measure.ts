@@ -1,12 +1,78 @@
 /**
  * One measurement: autocannon drives `POST /credentials/mint` with a rotating
- * set of distinct tokens for a fixed time, while the CPU time of the server,
- * the peers and the load generator, and the server's memory, are sampled.
- * Latencies are recorded per 2xx response with sub-millisecond resolution
- * (autocannon's own histogram keeps whole milliseconds).
+ * set of distinct tokens for a fixed time, while the CPU time of the server
+ * and of the cores, and the server's memory, are read from /proc (Linux;
+ * elsewhere those numbers are NaN). Latencies are recorded per 2xx answer at
+ * sub-millisecond resolution (autocannon's own histogram keeps whole ms).
  */
-import autocannon, { type Result } from 'autocannon';
-import { cpuBusySeconds, cpuSeconds, memoryMiB } from './procs.ts';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import autocannon from 'autocannon';
+
+/** Which CPU runs what; undefined when pinning is not possible. */
+export interface CpuPlan {
+  /** The server under test. */
+  server: number | undefined;
+  /** Load generator and peers. */
+  load: number | undefined;
+}
+
+/** Server on the last CPU, everything else on CPU 0, when taskset exists and there are ≥ 2 CPUs. */
+export function planCpus(): CpuPlan {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return { server: undefined, load: undefined };
+  }
+  const cpus = availableParallelism();
+  return cpus < 2 ? { server: undefined, load: undefined } : { server: cpus - 1, load: 0 };
+}
+
+/** Pins every thread of `pid` to `cpu` (no-op without a CPU). */
+export function pin(pid: number, cpu: number | undefined): void {
+  if (cpu !== undefined)
+    execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
+const CLK_TCK = 100;
+
+/** User + system CPU seconds of `pid` (all threads), or NaN. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Busy seconds (all but idle and iowait) of CPU `cpu` since boot, or NaN. */
+function cpuBusySeconds(cpu: number | undefined): number {
+  if (cpu === undefined) return Number.NaN;
+  try {
+    const row = new RegExp(`^cpu${cpu} (.*)$`, 'm').exec(readFileSync('/proc/stat', 'utf8'))?.[1];
+    const [user, nice, system, , , irq, softirq, steal] = (row ?? '').trim().split(/\s+/).map(Number);
+    return (
+      [user, nice, system, irq, softirq, steal].reduce<number>((a, n) => a + (n ?? Number.NaN), 0) / CLK_TCK
+    );
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** A field of /proc/PID/status in MiB (VmRSS now, VmHWM the peak), or NaN. */
+export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const kib = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    )?.[1];
+    return kib === undefined ? Number.NaN : Number(kib) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /** What to drive. */
 export interface LoadOptions {
@@ -21,157 +87,84 @@ export interface LoadOptions {
 /** One measurement's numbers. Times in ms, throughput in 2xx answers per second. */
 export interface Measurement {
   rps: number;
-  ok: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
   p50: number;
-  p90: number;
   p99: number;
-  /** CPU used by the server under test, in CPUs (1.0 = one core busy all the time). */
+  /** Non-2xx answers, errors and timeouts. */
+  failures: number;
+  /** CPU used by the server, in CPUs (1.0 = one core busy all the time). */
   serverCpu: number;
   /** Server CPU milliseconds per successful answer. */
   cpuMsPerRequest: number;
-  peersCpu: number;
-  loadgenCpu: number;
-  /**
-   * CPU used on the server's core by anything but the server (other tenants
-   * of a shared machine), in CPUs; NaN when the server is not pinned.
-   */
+  /** CPU others (other tenants, steal) used on the server's core, in CPUs; NaN when not pinned. */
   foreignCpu: number;
-  /** Everything running on the load generator's core, in CPUs (near 1.0: the load side may be the limit). */
-  loadCoreBusy: number;
-  /** Highest VmRSS sampled during the run, MiB. */
-  rssMaxMiB: number;
-  /** Answers by HTTP status. */
-  statuses: Record<string, number>;
-  /** The first few non-2xx bodies (error codes; the broker never echoes a token), 300 chars each. */
-  failureSamples: string[];
 }
 
 /**
- * Requests per connection before the load generator reconnects. autocannon
- * does not count the answer on which it reconnects: throughput reads 0.2 %
- * low, for every target alike.
+ * Requests per connection before the load generator reconnects, like a
+ * well-behaved client: autocannon ignores `Connection: close`, and the broker
+ * recycles a connection after 1000 requests. autocannon does not count the
+ * answer on which it reconnects, so throughput reads 0.2 % low for every
+ * target alike.
  */
-export const RECONNECT_EVERY = 500;
+const RECONNECT_EVERY = 500;
 
 /** Value at quantile `q` (0–1) of sorted `values`, nearest rank. */
 export function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank] as number;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
 }
 
-async function drive(options: LoadOptions): Promise<{ latencies: Float64Array; result: Result }> {
+async function drive(options: LoadOptions) {
   const { tokens } = options;
   let next = Math.floor(Math.random() * tokens.length);
-  let latencies = new Float64Array(1 << 16);
-  let count = 0;
+  const latencies: number[] = [];
   const instance = autocannon({
     url: `${options.url}/credentials/mint`,
     connections: options.connections,
     duration: options.duration,
     timeout: 10,
-    // Like a well-behaved client: autocannon ignores `Connection: close`, and the broker recycles
-    // a connection after 1000 requests (Node then answers 503 to whatever is still sent on it).
     reconnectRate: RECONNECT_EVERY,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ keys: options.keys }),
     requests: [
       {
-        setupRequest: (request) => {
-          const token = tokens[next++ % tokens.length] as string;
-          return { ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } };
-        },
+        setupRequest: (request) => ({
+          ...request,
+          headers: { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` },
+        }),
       },
     ],
   });
   instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-    if (status < 200 || status > 299) return;
-    if (count === latencies.length) {
-      const grown = new Float64Array(latencies.length * 2);
-      grown.set(latencies);
-      latencies = grown;
-    }
-    latencies[count++] = ms;
+    if (status >= 200 && status <= 299) latencies.push(ms);
   });
   const result = await instance;
-  return { latencies: latencies.subarray(0, count).sort(), result };
+  return { latencies: Float64Array.from(latencies).sort(), result };
 }
 
-/**
- * After a run with failures: what a few fresh requests answer now (bodies are
- * not collected during the run, which would load the load generator's core).
- */
-async function probeFailures(options: LoadOptions): Promise<string[]> {
-  const samples: string[] = [];
-  for (const token of options.tokens.slice(0, 20)) {
-    const res = await fetch(`${options.url}/credentials/mint`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ keys: options.keys }),
-    });
-    const body = await res.text();
-    if (res.status !== 200 && samples.length < 3) samples.push(`${res.status} ${body.slice(0, 300)}`);
-  }
-  return samples;
-}
-
-/** PIDs whose CPU time is sampled besides the server's. */
-export interface Observed {
-  server: number;
-  peers: number;
-  /** The core the server is pinned to, if any. */
-  serverCore?: number | undefined;
-  /** The core of the load generator and peers, if pinned. */
-  loadCore?: number | undefined;
-}
-
-/** Runs one load against `options.url`, sampling the processes in `observed`. */
-export async function measure(options: LoadOptions, observed: Observed): Promise<Measurement> {
-  const pids = [observed.server, observed.peers, process.pid];
-  const before = pids.map(cpuSeconds);
-  const coreBefore = cpuBusySeconds(observed.serverCore);
-  const loadCoreBefore = cpuBusySeconds(observed.loadCore);
+/** Runs one load against `options.url`, reading the server's CPU and its core's. */
+export async function measure(
+  options: LoadOptions,
+  server: number,
+  serverCore: number | undefined,
+): Promise<Measurement> {
+  const cpuBefore = cpuSeconds(server);
+  const coreBefore = cpuBusySeconds(serverCore);
   const started = performance.now();
-  let rssMaxMiB = memoryMiB(observed.server, 'VmRSS');
-  const sampler = setInterval(() => {
-    rssMaxMiB = Math.max(rssMaxMiB, memoryMiB(observed.server, 'VmRSS'));
-  }, 250);
-  try {
-    const { latencies, result } = await drive(options);
-    const wall = (performance.now() - started) / 1000;
-    const used = pids.map((pid, i) => cpuSeconds(pid) - (before[i] as number));
-    const coreBusy = (cpuBusySeconds(observed.serverCore) - coreBefore) / wall;
-    const loadCoreBusy = (cpuBusySeconds(observed.loadCore) - loadCoreBefore) / wall;
-    const [server, peers, loadgen] = used.map((seconds) => seconds / wall) as [number, number, number];
-    const ok = result['2xx'];
-    return {
-      rps: ok / result.duration,
-      ok,
-      non2xx: result.non2xx,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      p50: quantile(latencies, 0.5),
-      p90: quantile(latencies, 0.9),
-      p99: quantile(latencies, 0.99),
-      serverCpu: server,
-      cpuMsPerRequest: ok > 0 ? ((used[0] as number) * 1000) / ok : Number.NaN,
-      peersCpu: peers,
-      loadgenCpu: loadgen,
-      foreignCpu: Math.max(0, coreBusy - server),
-      loadCoreBusy,
-      rssMaxMiB,
-      statuses: Object.fromEntries(
-        Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count]),
-      ),
-      failureSamples: result.non2xx > 0 ? await probeFailures(options) : [],
-    };
-  } finally {
-    clearInterval(sampler);
-  }
+  const { latencies, result } = await drive(options);
+  const wall = (performance.now() - started) / 1000;
+  const used = cpuSeconds(server) - cpuBefore;
+  const ok = result['2xx'];
+  return {
+    rps: ok / result.duration,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    failures: result.non2xx + result.errors + result.timeouts,
+    serverCpu: used / wall,
+    cpuMsPerRequest: ok > 0 ? (used * 1000) / ok : Number.NaN,
+    foreignCpu: Math.max(0, (cpuBusySeconds(serverCore) - coreBefore - used) / wall),
+  };
 }
 
 /** A short load whose numbers are thrown away: JIT, pools and caches warm up. */

@@ -1,35 +1,28 @@
 /**
- * Turning repeated measurements into medians with their spread, judging the
- * targets of the performance issue, and printing both as Markdown tables
- * (the same tables docs/performance.md quotes).
+ * From measurements to verdicts: medians with their spread, the rounds of two
+ * servers loaded together, the targets, and the Markdown tables the run
+ * prints (the ones docs/performance.md quotes).
  */
 import type { Measurement } from './measure.ts';
 
 /** One measurement with what it measured. */
 export interface Run extends Measurement {
-  phase: 'matrix' | 'variants';
   target: string;
   keys: number;
   connections: number;
   repeat: number;
-  /** Why the run was measured again and left out of the medians (kept in the results for the record). */
+  /** Why it was measured again and left out of the medians (kept for the record). */
   discarded?: string;
 }
 
-/**
- * Share of the server core other tenants (other processes, and the
- * hypervisor's steal time) may take during a run before it is measured
- * again: above it, the run measured the neighbours as much as the server.
- */
+/** Share of the server core others may take during a run before it is measured again. */
 export const FOREIGN_CPU_LIMIT = 0.05;
-
-/** Times one run is measured again when others took more than {@link FOREIGN_CPU_LIMIT} of the server core. */
-export const REMEASURES = 2;
+/** Times one run is measured again at most. */
+export const REMEASURES = 1;
 
 /**
  * Why `m` must be measured again (undefined: it stands), given the retries
- * already spent. Unpinned runs (foreignCpu NaN: nobody else's share can be
- * told apart) always stand.
+ * spent. Unpinned runs (foreignCpu NaN: nobody else's share is known) stand.
  */
 export function remeasureReason(
   m: Pick<Measurement, 'foreignCpu'>,
@@ -39,20 +32,82 @@ export function remeasureReason(
   return `other tenants took ${m.foreignCpu.toFixed(3)} of the server core (limit ${FOREIGN_CPU_LIMIT})`;
 }
 
+/** Median, min and max of one metric. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Median (mean of the middle two for even counts), min and max. */
+export function spread(values: readonly number[]): Spread {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length / 2;
+  const median =
+    s.length % 2 === 1 ? (s[Math.floor(mid)] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return { median, min: s[0] as number, max: s[s.length - 1] as number };
+}
+
+/** Medians of one (target, keys, connections) configuration. */
+export interface Summary {
+  target: string;
+  keys: number;
+  connections: number;
+  n: number;
+  rps: Spread;
+  p50: Spread;
+  p99: Spread;
+  cpuMsPerRequest: Spread;
+  foreignCpu: number;
+  /** Failed answers in every run, discarded ones included (a wrong answer is wrong whoever shared the core). */
+  failures: number;
+  discarded: number;
+}
+
+/** One summary per configuration, in first-seen order; medians of the runs that stand. */
+export function summarize(runs: readonly Run[]): Summary[] {
+  const groups = new Map<string, Run[]>();
+  for (const run of runs) {
+    const id = `${run.target}|${run.keys}|${run.connections}`;
+    groups.set(id, [...(groups.get(id) ?? []), run]);
+  }
+  return [...groups.values()].map((all) => {
+    const kept = all.filter((r) => r.discarded === undefined);
+    const of = (pick: (r: Run) => number) => spread(kept.map(pick));
+    const { target, keys, connections } = kept[0] as Run;
+    return {
+      target,
+      keys,
+      connections,
+      n: kept.length,
+      rps: of((r) => r.rps),
+      p50: of((r) => r.p50),
+      p99: of((r) => r.p99),
+      cpuMsPerRequest: of((r) => r.cpuMsPerRequest),
+      foreignCpu: of((r) => r.foreignCpu).median,
+      failures: all.reduce((sum, r) => sum + r.failures, 0),
+      discarded: all.length - kept.length,
+    };
+  });
+}
+
+/** The summary of one configuration, if measured. */
+export function find(summaries: readonly Summary[], target: string, keys: number, connections: number) {
+  return summaries.find((s) => s.target === target && s.keys === keys && s.connections === connections);
+}
+
 /**
- * One round of two servers loaded at the same time on the one server core
- * (the 10- and the 10,000-identity broker; the floor and the broker): each
- * one's CPU per answered request and throughput in that round. Both meet the
- * same host speed, which on a shared machine moves by tens of per cent
- * between consecutive runs.
+ * One round of two servers loaded at the same time on the one server core:
+ * both meet the same host speed, which on a shared machine moves by tens of
+ * per cent between consecutive runs.
  */
 export interface PairedRound {
   round: number;
   /** Connections of each side. */
   connections: number;
-  /** The reference side (the 10-identity broker; the floor). */
+  /** The reference side (the floor; the small config). */
   first: PairedSide;
-  /** The side compared with it (the 10,000-identity broker; the broker). */
+  /** The side compared with it. */
   second: PairedSide;
 }
 
@@ -69,37 +124,9 @@ export function pairedFailures(rounds: readonly PairedRound[]): number {
   return rounds.reduce((n, r) => n + r.first.failures + r.second.failures, 0);
 }
 
-/** Second ÷ first CPU per request over `rounds` (median and range of the per-round ratios). */
+/** Second ÷ first CPU per request: median and range of the per-round ratios. */
 export function pairedCpuRatio(rounds: readonly PairedRound[]): Spread {
   return spread(rounds.map((r) => r.second.cpuMsPerRequest / r.first.cpuMsPerRequest));
-}
-
-/** Median and range of one metric. */
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-
-/** Medians of one (target, keys, connections) configuration. */
-export interface Summary {
-  phase: Run['phase'];
-  target: string;
-  keys: number;
-  connections: number;
-  n: number;
-  rps: Spread;
-  p50: Spread;
-  p99: Spread;
-  cpuMsPerRequest: Spread;
-  serverCpu: number;
-  peersCpu: number;
-  loadgenCpu: number;
-  foreignCpu: number;
-  loadCoreBusy: number;
-  failures: number;
-  /** Runs measured again because other tenants shared the server core (not in the medians). */
-  discarded: number;
 }
 
 /** One judged target. */
@@ -110,116 +137,167 @@ export interface TargetResult {
   pass: boolean;
 }
 
-/** Median (mean of the middle two for even counts), min and max. */
-export function spread(values: readonly number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  const median =
-    sorted.length % 2 === 1
-      ? (sorted[Math.floor(mid)] as number)
-      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number };
-}
+export const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+export const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+const f3 = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : 'n/a');
+/** `median (min–max)`. */
+export const range = (s: Spread, fmt: (n: number) => string) =>
+  `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
 
 /**
- * One summary per configuration, in first-seen order. Medians are of the
- * runs that stand; failed answers are counted in every run, discarded ones
- * included (a wrong answer is wrong whoever shared the core).
+ * A larger config against a smaller one, judged on CPU per request as the
+ * median over rounds loaded together: within 10 % either way, no failed answer.
  */
-export function summarize(runs: readonly Run[]): Summary[] {
-  const groups = new Map<string, Run[]>();
-  for (const run of runs) {
-    const id = `${run.phase}|${run.target}|${run.keys}|${run.connections}`;
-    groups.set(id, [...(groups.get(id) ?? []), run]);
-  }
-  return [...groups.values()].map((all) => {
-    const group = all.filter((r) => r.discarded === undefined);
-    const first = group[0] as Run;
-    const of = (pick: (r: Run) => number) => spread(group.map(pick));
-    return {
-      phase: first.phase,
-      target: first.target,
-      keys: first.keys,
-      connections: first.connections,
-      n: group.length,
-      rps: of((r) => r.rps),
-      p50: of((r) => r.p50),
-      p99: of((r) => r.p99),
-      cpuMsPerRequest: of((r) => r.cpuMsPerRequest),
-      serverCpu: of((r) => r.serverCpu).median,
-      peersCpu: of((r) => r.peersCpu).median,
-      loadgenCpu: of((r) => r.loadgenCpu).median,
-      foreignCpu: of((r) => r.foreignCpu).median,
-      loadCoreBusy: of((r) => r.loadCoreBusy).median,
-      failures: all.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
-      discarded: all.length - group.length,
-    };
-  });
+export function pairedTargets(label: string, rounds: readonly PairedRound[]): TargetResult[] {
+  const name = `${label}, CPU per request, loaded together`;
+  if (rounds.length === 0) return [{ name, value: 'no rounds measured', limit: 'measured', pass: false }];
+  const cpu = pairedCpuRatio(rounds);
+  const apart = Math.abs(cpu.median - 1) / Math.max(cpu.median, 1);
+  const failures = pairedFailures(rounds);
+  return [
+    {
+      name,
+      value: `${range(cpu, f2)} ×, ${f1(apart * 100)}% apart over ${rounds.length} rounds; ${failures} failed answers`,
+      limit: '≤ 10% apart, 0 failed',
+      pass: apart <= 0.1 && failures === 0,
+    },
+  ];
 }
 
-/** The summary of one configuration, if measured. */
-export function find(
-  summaries: readonly Summary[],
-  target: string,
-  keys: number,
-  connections: number,
-): Summary | undefined {
-  return summaries.find((s) => s.target === target && s.keys === keys && s.connections === connections);
-}
-
-const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
-const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
-const f3 = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : 'n/a');
-/** `median (min–max)`, each number formatted by `fmt`. */
-const range = (s: Spread, fmt: (n: number) => string) => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
-
-/** The throughput/latency table: one row per configuration. */
-export function resultsTable(summaries: readonly Summary[]): string {
-  const head =
-    '| target | keys | conns | n | req/s median (min–max) | p50 ms | p99 ms median (min–max) | CPU ms/req median (min–max) | server CPU | other tenants on server core | load core busy | re-measured | failed |';
-  const rule = '|---|---|---|---|---|---|---|---|---|---|---|---|---|';
-  const rows = summaries.map(
-    (s) =>
-      `| ${s.target} | ${s.keys} | ${s.connections} | ${s.n} | ${range(s.rps, (n) => n.toFixed(0))} | ${f2(s.p50.median)} | ${range(s.p99, f2)} | ${range(s.cpuMsPerRequest, f3)} | ${f2(s.serverCpu)} | ${f2(s.foreignCpu)} | ${f2(s.loadCoreBusy)} | ${s.discarded} | ${s.failures} |`,
+/** The broker ÷ floor CPU ratio loaded together, and the throughput it allows on a core of its own. */
+export function floorReference(rounds: readonly PairedRound[]): string {
+  if (rounds.length === 0) return 'Broker ÷ floor, loaded together: no rounds measured';
+  const cpu = pairedCpuRatio(rounds);
+  return (
+    `Broker ÷ floor CPU per request, loaded together: ${range(cpu, f3)} over ${rounds.length} rounds, ` +
+    `${pairedFailures(rounds)} failed answers; on a core of its own that is ${f2(1 / cpu.median)} × the floor's throughput`
   );
-  return [head, rule, ...rows].join('\n');
 }
 
-/** Broker/floor ratios of throughput and p99 per measured configuration. */
-export function ratioRows(summaries: readonly Summary[], floor: string): Array<Record<string, number>> {
-  const out: Array<Record<string, number>> = [];
-  for (const broker of summaries.filter((s) => s.target === 'broker')) {
-    const base = find(summaries, floor, broker.keys, broker.connections);
-    if (!base) continue;
+/** What the load targets are judged on. */
+export interface LoadInputs {
+  summaries: readonly Summary[];
+  connections: readonly number[];
+}
+
+/** Broker ÷ floor of `metric` at (keys, c). */
+function ratio(
+  inputs: LoadInputs,
+  keys: number,
+  c: number,
+  metric: 'rps' | 'p99' | 'cpuMsPerRequest',
+): number {
+  const broker = find(inputs.summaries, 'broker', keys, c);
+  const floor = find(inputs.summaries, 'floor', keys, c);
+  return broker && floor ? broker[metric].median / floor[metric].median : Number.NaN;
+}
+
+/** Validity, throughput, p99 and 3-key cost, at every connection count (a target held at one load only is a FAIL). */
+export function loadTargets(inputs: LoadInputs): TargetResult[] {
+  const failed = inputs.summaries.filter((s) => s.failures > 0);
+  const out: TargetResult[] = [
+    {
+      name: 'every measured answer was a 200',
+      value:
+        failed.length === 0
+          ? 'yes'
+          : failed.map((s) => `${s.target} ${s.keys}k/${s.connections}c: ${s.failures}`).join('; '),
+      limit: '0 failures',
+      pass: failed.length === 0,
+    },
+  ];
+  for (const c of inputs.connections) {
+    const t = ratio(inputs, 1, c, 'rps');
+    const capacity = 1 / ratio(inputs, 1, c, 'cpuMsPerRequest');
     out.push({
-      keys: broker.keys,
-      connections: broker.connections,
-      throughput: broker.rps.median / base.rps.median,
-      p99: broker.p99.median / base.p99.median,
-      p50: broker.p50.median / base.p50.median,
-      cpuPerRequest: broker.cpuMsPerRequest.median / base.cpuMsPerRequest.median,
+      name: `throughput, 1 key, ${c} conns`,
+      value: `${f2(t)} × floor (by CPU per request: ${f2(capacity)} ×)`,
+      limit: '≥ 0.80',
+      pass: t >= 0.8,
     });
+  }
+  for (const keys of [1, 3]) {
+    for (const c of inputs.connections) {
+      const p = ratio(inputs, keys, c, 'p99');
+      out.push(judged(`p99 latency, ${keys} key(s), ${c} conns`, `${f2(p)} × floor`, '≤ 1.5', p <= 1.5));
+    }
+  }
+  for (const c of inputs.connections) {
+    const one = find(inputs.summaries, 'broker', 1, c);
+    const three = find(inputs.summaries, 'broker', 3, c);
+    const cost = one && three ? three.cpuMsPerRequest.median / one.cpuMsPerRequest.median : Number.NaN;
+    out.push(judged(`3-key mint CPU per request, ${c} conns`, `${f2(cost)} × 1-key`, '< 2', cost < 2));
   }
   return out;
 }
 
-/** The ratio table against `floor`. */
-export function ratioTable(summaries: readonly Summary[], floor: string): string {
-  const rows = ratioRows(summaries, floor).map(
-    (r) =>
-      `| ${r.keys} | ${r.connections} | ${f2(r.throughput ?? Number.NaN)} | ${f2(r.p50 ?? Number.NaN)} | ${f2(r.p99 ?? Number.NaN)} | ${f2(r.cpuPerRequest ?? Number.NaN)} |`,
-  );
+/** Upstream requests of one broker process over its life. */
+export function upstreamTargets(
+  name: string,
+  jwksFetches: readonly number[],
+  brokerTokens: number,
+  seconds: number,
+  ttl: number,
+): TargetResult[] {
+  const most = Math.max(0, ...jwksFetches);
+  const allowed = Math.max(1, Math.ceil(seconds / ttl));
   return [
-    `| keys | conns | throughput broker/${floor} | p50 broker/${floor} | p99 broker/${floor} | CPU per request broker/${floor} |`,
-    '|---|---|---|---|---|---|',
-    ...rows,
-  ].join('\n');
+    {
+      name: `JWKS fetches, ${name}`,
+      value: `${jwksFetches.reduce((a, b) => a + b, 0)} total, at most ${most} per issuer`,
+      limit: '≤ 1 per issuer',
+      pass: most <= 1,
+    },
+    {
+      name: `broker-token requests, ${name}`,
+      value: `${brokerTokens} in ${seconds.toFixed(0)} s (token lifetime ${ttl} s)`,
+      limit: `≤ ${allowed}`,
+      pass: brokerTokens <= allowed,
+    },
+  ];
 }
 
-/** The targets table. */
+const judged = (name: string, value: string, limit: string, pass: boolean): TargetResult => ({
+  name,
+  value,
+  limit,
+  pass,
+});
+
+/** An upper bound as a target. */
+export function atMost(name: string, value: number, limit: number, unit: string): TargetResult {
+  return judged(name, `${f1(value)} ${unit}`, `≤ ${f1(limit)} ${unit}`, value <= limit);
+}
+
+const table = (head: string, rows: string[]) => [head, head.replace(/[^|]+/g, '---'), ...rows].join('\n');
+
+/** One row per configuration. */
+export function resultsTable(summaries: readonly Summary[]): string {
+  return table(
+    '| target | keys | conns | n | req/s median (min–max) | p50 ms | p99 ms median (min–max) | CPU ms/req median (min–max) | others on server core | re-measured | failed |',
+    summaries.map(
+      (s) =>
+        `| ${s.target} | ${s.keys} | ${s.connections} | ${s.n} | ${range(s.rps, (n) => n.toFixed(0))} | ${f2(s.p50.median)} | ${range(s.p99, f2)} | ${range(s.cpuMsPerRequest, f3)} | ${f2(s.foreignCpu)} | ${s.discarded} | ${s.failures} |`,
+    ),
+  );
+}
+
+/** One row per round of two servers loaded together. */
+export function pairedTable(rounds: readonly PairedRound[]): string {
+  const [a, b] = [rounds[0]?.first.target ?? 'first', rounds[0]?.second.target ?? 'second'];
+  return table(
+    `| round | CPU ms/req, ${a} | CPU ms/req, ${b} | ${b} ÷ ${a} | req/s, ${a} | req/s, ${b} | failed |`,
+    rounds.map(
+      (r) =>
+        `| ${r.round} | ${f3(r.first.cpuMsPerRequest)} | ${f3(r.second.cpuMsPerRequest)} | ${f2(r.second.cpuMsPerRequest / r.first.cpuMsPerRequest)} | ${r.first.rps.toFixed(0)} | ${r.second.rps.toFixed(0)} | ${r.first.failures + r.second.failures} |`,
+    ),
+  );
+}
+
+/** The verdicts. */
 export function targetsTable(targets: readonly TargetResult[]): string {
-  const rows = targets.map((t) => `| ${t.name} | ${t.value} | ${t.limit} | ${t.pass ? 'PASS' : 'FAIL'} |`);
-  return ['| target | measured | required | verdict |', '|---|---|---|---|', ...rows].join('\n');
+  return table(
+    '| target | measured | required | verdict |',
+    targets.map((t) => `| ${t.name} | ${t.value} | ${t.limit} | ${t.pass ? 'PASS' : 'FAIL'} |`),
+  );
 }
-
-export { f1, f2, f3, range };

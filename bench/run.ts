@@ -1,153 +1,135 @@
 /**
- * `npm run bench [-- --quick | --profile]`: the broker against the floor, in
- * one run on one machine, reported as ratios.
+ * `npm run bench [-- --quick] [--dist DIR] [--out FILE]`: a build of the
+ * broker against the floor, in one run on one machine, reported as ratios.
  *
- * CPU layout (2 cores): the server under test (broker or floor) on the last
- * CPU; this process (autocannon) and the peers process on CPU 0. Every
- * configuration is measured `repeats` times, targets alternating, and
- * reported as median (min–max). Results go to bench/results/<date>[-mode].json.
+ * CPU layout (≥ 2 cores, taskset): the servers under test on the last CPU,
+ * this process (autocannon) and the peers on CPU 0. Broker and floor are
+ * measured alternately, `repeats` times each, and reported as median
+ * (min–max); then pairs of servers are loaded together, round by round.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { measureCliStartup } from './cli-startup.ts';
-import { KEY_NAMES } from './config.ts';
-import { type LoadOptions, type Measurement, measure, warmUp } from './measure.ts';
-import { printReport, writeResults } from './output.ts';
-import type { PeerStats } from './peers.ts';
-import { type CpuPlan, memoryMiB, pinProcess, planCpus, type ServerProcess } from './procs.ts';
-import { runProfile } from './profile-run.ts';
-import { type PairedRound, type PairedSide, type Run, remeasureReason, summarize } from './report.ts';
-import { type BrokerCounts, judgeTargets } from './targets.ts';
+import { cleanEnv, runToEnd } from '../test/helpers/process.ts';
+import { KEY_NAMES, type PopulationName } from './config.ts';
 import {
-  BIN,
+  type CpuPlan,
+  type LoadOptions,
+  type Measurement,
+  measure,
+  memoryMiB,
+  pin,
+  planCpus,
+  warmUp,
+} from './measure.ts';
+import {
+  atMost,
+  floorReference,
+  loadTargets,
+  type PairedRound,
+  pairedTable,
+  pairedTargets,
+  type Run,
+  remeasureReason,
+  resultsTable,
+  spread,
+  summarize,
+  type TargetResult,
+  targetsTable,
+  upstreamTargets,
+} from './report.ts';
+import {
   checkServer,
-  type PeersClient,
-  startBrokerProcess,
-  startFloorProcess,
-  startPeersProcess,
-} from './world.ts';
+  DEFAULT_DIST,
+  type Peers,
+  type Server,
+  startBroker,
+  startFloor,
+  startPeers,
+} from './servers.ts';
 
 const IDPS = 20;
 const IDENTITIES = 500;
 const TOKENS = 3000;
 
-/** How long and how often to measure. */
-interface Plan {
-  mode: 'full' | 'quick' | 'profile';
-  duration: number;
-  warmup: number;
-  repeats: number;
-  connections: number[];
-  cliRuns: number;
-  mintRuns: number;
+/** A broker config started beside the main one, with its own limits. */
+interface Variant {
+  name: string;
+  population: PopulationName;
+  identities: number;
+  /** Start (spawn to ready) at most this many seconds. */
+  maxStartSeconds?: number;
+  /** Peak RSS no higher than this other variant's. */
+  maxPeakOf?: string;
 }
 
-function planFrom(argv: string[]): Plan {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      profile: { type: 'boolean', default: false },
-      duration: { type: 'string' },
-      repeats: { type: 'string' },
-      connections: { type: 'string' },
-    },
-  });
-  const quick = values.quick === true;
-  const plan: Plan = quick
-    ? { mode: 'quick', duration: 3, warmup: 1, repeats: 1, connections: [10], cliRuns: 5, mintRuns: 3 }
-    : { mode: 'full', duration: 8, warmup: 3, repeats: 5, connections: [10, 50], cliRuns: 20, mintRuns: 10 };
-  if (values.profile) plan.mode = 'profile';
-  if (values.duration) plan.duration = Number(values.duration);
-  if (values.repeats) plan.repeats = Number(values.repeats);
-  if (values.connections) plan.connections = values.connections.split(',').map(Number);
-  return plan;
-}
+/**
+ * The scale targets: each variant is started on its own, and each comparison
+ * loads its two variants together and judges CPU per request within 10 %.
+ * A new population (config.ts) gets its target with one entry in each.
+ */
+const VARIANTS: Variant[] = [
+  { name: 'broker-10', population: 'exact', identities: 10 },
+  { name: 'broker-10000', population: 'exact', identities: 10_000 },
+];
+const COMPARISONS = [
+  { label: '10 vs 10,000 exact subjects', reference: 'broker-10', scaled: 'broker-10000' },
+];
+
+/** Seconds per measurement and warm-up, repeats of each alternating run, rounds of each pair. */
+const PLANS = {
+  quick: { mode: 'quick', duration: 3, warmup: 1, repeats: 1, connections: [10], rounds: 3, cliRuns: 5 },
+  full: { mode: 'full', duration: 6, warmup: 2, repeats: 3, connections: [10, 50], rounds: 6, cliRuns: 10 },
+};
+type Plan = (typeof PLANS)['full'];
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-/** Everything the phases share. */
 interface Context {
   plan: Plan;
-  cpus: CpuPlan;
+  cpu: CpuPlan;
   dir: string;
-  peers: PeersClient;
-  tokens: { main: string[]; small: string[]; large: string[] };
+  dist: string;
+  peers: Peers;
   runs: Run[];
 }
 
-function load(
-  ctx: Context,
-  server: ServerProcess,
-  tokens: string[],
-  keys: number,
-  connections: number,
-): LoadOptions {
-  return {
-    url: server.url,
-    tokens,
-    keys: KEY_NAMES.slice(0, keys),
-    connections,
-    duration: ctx.plan.duration,
-  };
-}
-
-/** One measured load on `server`, with the CPU of the server, the peers and both cores observed. */
-function measureOn(ctx: Context, server: ServerProcess, options: LoadOptions): Promise<Measurement> {
-  return measure(options, {
-    server: server.pid,
-    peers: ctx.peers.pid,
-    serverCore: ctx.cpus.server,
-    loadCore: ctx.cpus.load,
-  });
-}
-
-/** One target of {@link alternate}: a server, its tokens and the number of keys per mint. */
 interface Target {
-  name: string;
-  server: ServerProcess;
+  server: Server;
   tokens: string[];
   keys: number;
 }
 
+const loadOf = (ctx: Context, t: Target, connections: number): LoadOptions => ({
+  url: t.server.url,
+  tokens: t.tokens,
+  keys: KEY_NAMES.slice(0, t.keys),
+  connections,
+  duration: ctx.plan.duration,
+});
+
+const show = (m: Measurement) =>
+  `${m.rps.toFixed(0)} req/s p99 ${m.p99.toFixed(2)} ms ${m.cpuMsPerRequest.toFixed(3)} CPU ms/req others ${m.foreignCpu.toFixed(2)} failed ${m.failures}`;
+
 /**
- * Warms each target, then measures them in rotating order, `repeats` times.
- * The targets of one call are measured interleaved in time, so comparisons
- * between them (broker against floor, 3 keys against 1) meet the same drift
- * of the host. A run during which other tenants took more than a small share
- * of the server core is measured again, up to twice (report.ts
- * `remeasureReason`); the discarded runs stay in the results, marked.
+ * Warms each target, then measures them in rotating order, `repeats` times,
+ * so the comparisons between them meet the same drift of the host. A run
+ * during which others took more than a small share of the server core is
+ * measured again (report.ts remeasureReason); the discarded one stays, marked.
  */
-async function alternate(
-  ctx: Context,
-  phase: Run['phase'],
-  targets: Target[],
-  connections: number,
-): Promise<void> {
-  for (const t of targets) {
-    await warmUp({ ...load(ctx, t.server, t.tokens, t.keys, connections), duration: ctx.plan.warmup });
-  }
+async function alternate(ctx: Context, targets: Target[], connections: number): Promise<void> {
+  for (const t of targets) await warmUp({ ...loadOf(ctx, t, connections), duration: ctx.plan.warmup });
   for (let repeat = 0; repeat < ctx.plan.repeats; repeat++) {
-    const order = targets.map((_, i) => targets[(i + repeat) % targets.length] as Target);
-    for (const t of order) {
-      const { keys } = t;
-      const options = load(ctx, t.server, t.tokens, keys, connections);
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[(i + repeat) % targets.length] as Target;
       for (let retries = 0; ; retries++) {
-        const m = await measureOn(ctx, t.server, options);
+        const m = await measure(loadOf(ctx, t, connections), t.server.pid, ctx.cpu.server);
         const discarded = remeasureReason(m, retries);
-        ctx.runs.push({
-          phase,
-          target: t.name,
-          keys,
-          connections,
-          repeat,
-          ...m,
-          ...(discarded && { discarded }),
-        });
+        const run = { target: t.server.name, keys: t.keys, connections, repeat, ...m };
+        ctx.runs.push(discarded ? { ...run, discarded } : run);
         log(
-          `${phase} ${t.name} keys=${keys} c=${connections} #${repeat + 1}: ${m.rps.toFixed(0)} req/s p50 ${m.p50.toFixed(2)} p99 ${m.p99.toFixed(2)} ms cpu ${m.serverCpu.toFixed(2)} others ${m.foreignCpu.toFixed(2)} loadcore ${m.loadCoreBusy.toFixed(2)} failed ${m.non2xx + m.errors + m.timeouts}${m.failureSamples.length > 0 ? ` ${JSON.stringify(m.statuses)} e.g. ${m.failureSamples[0]}` : ''}${discarded ? ` — measured again: ${discarded}` : ''}`,
+          `${t.server.name} keys=${t.keys} c=${connections} #${repeat + 1}: ${show(m)}${discarded ? ` (again: ${discarded})` : ''}`,
         );
         if (!discarded) break;
       }
@@ -155,311 +137,206 @@ async function alternate(
   }
 }
 
-function deltaCounts(
-  name: string,
-  from: PeerStats,
-  to: PeerStats,
-  issuersUsed: number,
-  lifetime: number,
-  ttl: number,
-): BrokerCounts {
-  return {
-    name,
-    jwksFetches: to.jwksFetches.map((n, i) => n - (from.jwksFetches[i] ?? 0)),
-    issuersUsed,
-    brokerTokenRequests: to.brokerTokenRequests - from.brokerTokenRequests,
-    lifetime,
-    tokenTtl: ttl,
-  };
-}
-
-/** Memory right after start (config loaded, nothing served): VmRSS and the high-water mark so far. */
-function memoryAtReady(server: ServerProcess) {
-  return { readyRssMiB: memoryMiB(server.pid, 'VmRSS'), readyPeakMiB: memoryMiB(server.pid, 'VmHWM') };
-}
-
-/** Broker vs floors at every (keys, connections); returns the main broker's counts and memory. */
-async function matrixPhase(ctx: Context) {
-  const { info } = ctx.peers;
-  const floor = await startFloorProcess({
-    name: 'floor',
-    dir: ctx.dir,
-    info,
-    identities: IDENTITIES,
-    mode: 'sdk',
-    cpu: ctx.cpus.server,
-  });
-  const raw = await startFloorProcess({
-    name: 'floor-raw',
-    dir: ctx.dir,
-    info,
-    identities: IDENTITIES,
-    mode: 'raw',
-    cpu: ctx.cpus.server,
-  });
-  const before = await ctx.peers.stats();
-  const started = performance.now();
-  const broker = await startBrokerProcess({
-    name: 'broker',
-    dir: ctx.dir,
-    info,
-    identities: IDENTITIES,
-    cpu: ctx.cpus.server,
-  });
-  const atReady = memoryAtReady(broker);
-  const sample = ctx.tokens.main[0] as string;
-  for (const server of [broker, floor, raw])
-    for (const keys of [1, 3]) await checkServer(server, sample, KEY_NAMES.slice(0, keys));
-  const target = (name: string, server: ServerProcess, keys: number): Target => ({
-    name,
-    server,
-    tokens: ctx.tokens.main,
-    keys,
-  });
-  for (const c of ctx.plan.connections) {
-    // One and three keys in the same rotation: the 3-key target compares the two.
-    const targets = [1, 3].flatMap((keys) => [target('broker', broker, keys), target('floor', floor, keys)]);
-    // The raw floor is a reference for the SDK's share: one key, highest load only.
-    if (c === Math.max(...ctx.plan.connections)) targets.push(target('floor-raw', raw, 1));
-    await alternate(ctx, 'matrix', targets, c);
-  }
-  // Broker and floor loaded together: their CPU per request at one host speed, a steadier
-  // reading of the gap the throughput target judges than runs minutes apart.
-  const top = Math.max(...ctx.plan.connections);
-  const floorRounds = await pairedRounds(ctx, target('floor', floor, 1), target('broker', broker, 1), top);
-  const after = await ctx.peers.stats();
-  const lifetime = (performance.now() - started) / 1000;
-  const memory = {
-    broker: { ...atReady, peakMiB: memoryMiB(broker.pid, 'VmHWM') },
-    floor: { peakMiB: memoryMiB(floor.pid, 'VmHWM') },
-    'floor-raw': { peakMiB: memoryMiB(raw.pid, 'VmHWM') },
-  };
-  const counts = deltaCounts('broker (500 identities)', before, after, IDPS, lifetime, info.brokerTokenTtl);
-  return { broker, others: [floor, raw], memory, counts, floorRounds, peersAfter: after };
-}
-
-/** A broker variant of the second phase. */
-interface Variant {
-  name: string;
-  identities: number;
-  tokens: string[];
-  logLevel?: 'warn' | 'info';
-}
-
-/** Starts one variant, checks and warms it; its counts cover start-up and warm-up. */
-async function startVariant(ctx: Context, v: Variant, connections: number) {
-  const { info } = ctx.peers;
-  const before = await ctx.peers.stats();
-  const started = performance.now();
-  const server = await startBrokerProcess({
-    name: v.name,
-    dir: ctx.dir,
-    info,
-    identities: v.identities,
-    cpu: ctx.cpus.server,
-    ...(v.logLevel ? { logLevel: v.logLevel } : {}),
-  });
-  const startSeconds = (performance.now() - started) / 1000;
-  log(`${v.name} ready in ${startSeconds.toFixed(1)} s`);
-  const memory = { ...memoryAtReady(server), startSeconds };
-  await checkServer(server, v.tokens[0] as string, ['KEY_A']);
-  await warmUp({ ...load(ctx, server, v.tokens, 1, connections), duration: ctx.plan.warmup });
-  const after = await ctx.peers.stats();
-  const lifetime = (performance.now() - started) / 1000;
-  const used = Math.min(IDPS, v.identities);
-  const counts = deltaCounts(
-    `${v.name} (start + warm-up)`,
-    before,
-    after,
-    used,
-    lifetime,
-    info.brokerTokenTtl,
-  );
-  const target: Target = { name: v.name, server, tokens: v.tokens, keys: 1 };
-  return { target, memory, counts };
-}
-
-/**
- * Rounds of `first` and `second` loaded at the same time (half the
- * connections each, both on the server core), so each round compares them at
- * one host speed. The identity-count target is judged on these; broker
- * against floor they are a reference beside the alternating runs.
- */
-async function pairedRounds(ctx: Context, first: Target, second: Target, connections: number) {
+/** Rounds of `first` and `second` loaded at the same time, half the connections each. */
+async function paired(
+  ctx: Context,
+  first: Target,
+  second: Target,
+  connections: number,
+): Promise<PairedRound[]> {
   const each = Math.max(1, Math.round(connections / 2));
-  const side = (t: Target, m: Measurement): PairedSide => ({
-    target: t.name,
-    rps: m.rps,
-    cpuMsPerRequest: m.cpuMsPerRequest,
-    failures: m.non2xx + m.errors + m.timeouts,
-  });
   const rounds: PairedRound[] = [];
-  const count = Math.max(ctx.plan.repeats * 2, 3);
-  for (let round = 1; round <= count; round++) {
+  for (let round = 1; round <= ctx.plan.rounds; round++) {
     const [a, b] = (await Promise.all(
-      [first, second].map((t) => measureOn(ctx, t.server, load(ctx, t.server, t.tokens, t.keys, each))),
+      [first, second].map((t) => measure(loadOf(ctx, t, each), t.server.pid, ctx.cpu.server)),
     )) as [Measurement, Measurement];
-    const r: PairedRound = { round, connections: each, first: side(first, a), second: side(second, b) };
-    rounds.push(r);
-    log(
-      `paired #${round}: ${r.first.target} ${r.first.cpuMsPerRequest.toFixed(3)} ms/req ${r.first.rps.toFixed(0)} req/s, ` +
-        `${r.second.target} ${r.second.cpuMsPerRequest.toFixed(3)} ms/req ${r.second.rps.toFixed(0)} req/s ` +
-        `(CPU ${r.second.target} ÷ ${r.first.target}: ${(r.second.cpuMsPerRequest / r.first.cpuMsPerRequest).toFixed(2)})`,
-    );
+    const side = (t: Target, m: Measurement) => ({
+      target: t.server.name,
+      rps: m.rps,
+      cpuMsPerRequest: m.cpuMsPerRequest,
+      failures: m.failures,
+    });
+    rounds.push({ round, connections: each, first: side(first, a), second: side(second, b) });
+    log(`paired #${round}: ${first.server.name} ${show(a)}; ${second.server.name} ${show(b)}`);
   }
   return rounds;
 }
 
-/**
- * The broker with 10 and with 10,000 identities, and with 500 at log level
- * info (audit events and request lines written), alternating, 1 key; then
- * the 10 and 10,000 brokers in paired rounds ({@link pairedRounds}).
- */
-async function variantsPhase(ctx: Context) {
-  const c = Math.max(...ctx.plan.connections);
-  const variants: Variant[] = [
-    { name: 'broker-10-identities', identities: 10, tokens: ctx.tokens.small },
-    { name: 'broker-10000-identities', identities: 10_000, tokens: ctx.tokens.large },
-    { name: 'broker-log-info', identities: IDENTITIES, tokens: ctx.tokens.main, logLevel: 'info' },
-  ];
-  const started = [];
-  for (const v of variants) started.push(await startVariant(ctx, v, c));
-  const targets = started.map((s) => s.target);
-  const before = await ctx.peers.stats();
-  await alternate(ctx, 'variants', targets, c);
-  const paired = await pairedRounds(ctx, targets[0] as Target, targets[1] as Target, c);
-  const after = await ctx.peers.stats();
-  // Every broker is warm by now: any fetch during the measured runs is one too many.
-  const measured = deltaCounts('variant brokers, measured runs', before, after, IDPS, 0, 1);
-  const memory = Object.fromEntries(
-    started.map((s) => [s.target.name, { ...s.memory, peakMiB: memoryMiB(s.target.server.pid, 'VmHWM') }]),
-  );
-  const logInfo = targets[2]?.server.output();
-  for (const t of targets) await t.server.stop();
-  return {
-    counts: started.map((s) => s.counts),
-    measured,
-    memory,
-    logInfo: logInfo && { lines: logInfo.lines, levels: logInfo.levels, messages: logInfo.messages },
-    paired,
-  };
+interface Memory {
+  startSeconds: number;
+  readyRssMiB: number;
+  peakMiB: number;
 }
-
-async function prepare(plan: Plan): Promise<Context> {
-  const cpuPlan = planCpus();
-  pinProcess(process.pid, cpuPlan.load);
-  const dir = await mkdtemp(join(tmpdir(), 'voidkey-bench-'));
-  const peers = await startPeersProcess(IDPS, cpuPlan.load);
-  log(`peers up (pid ${peers.pid}); signing ${TOKENS * 3} client tokens`);
-  const tokens = {
-    main: await peers.tokens(IDENTITIES, TOKENS),
-    small: await peers.tokens(10, TOKENS),
-    large: await peers.tokens(10_000, TOKENS),
-  };
-  return { plan, cpus: cpuPlan, dir, peers, tokens, runs: [] };
-}
-
-function meta(plan: Plan, cpuPlan: CpuPlan) {
-  return {
-    date: new Date().toISOString(),
-    command: `npm run bench${plan.mode === 'full' ? '' : ` -- --${plan.mode}`}`,
-    mode: plan.mode,
-    // All CPUs of the machine (this process is pinned by now, so availableParallelism() says 1).
-    nproc: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    cpuPlan,
-    plan,
-    idps: IDPS,
-    identities: IDENTITIES,
-    distinctTokens: TOKENS,
-  };
-}
+const memoryOf = (s: Server): Memory => ({
+  startSeconds: s.startSeconds,
+  readyRssMiB: memoryMiB(s.pid, 'VmRSS'),
+  peakMiB: memoryMiB(s.pid, 'VmHWM'),
+});
 
 async function benchmark(ctx: Context) {
-  const matrix = await matrixPhase(ctx);
-  const ids = await variantsPhase(ctx);
-  log('timing the CLI');
-  const cli = measureCliStartup({
-    bin: BIN,
-    brokerUrl: matrix.broker.url,
-    token: ctx.tokens.main[1] as string,
-    keys: ['KEY_A'],
-    n: ctx.plan.cliRuns,
-    mintRuns: ctx.plan.mintRuns,
-    cpu: ctx.cpus.server,
-  });
-  const brokerOutput = matrix.broker.output();
-  for (const server of [matrix.broker, ...matrix.others]) await server.stop();
+  const { info } = ctx.peers;
+  const top = Math.max(...ctx.plan.connections);
+  const memory: Record<string, Memory> = {};
+  const start = (name: string, identities: number, population: PopulationName = 'exact') =>
+    startBroker({ name, population, identities, dir: ctx.dir, dist: ctx.dist, info, cpu: ctx.cpu.server });
+
+  const tokens = await ctx.peers.tokens({ population: 'exact', identities: IDENTITIES, count: TOKENS });
+  const floor = await startFloor(ctx.dir, info, IDENTITIES, ctx.cpu.server);
+  const before = await ctx.peers.stats();
+  const broker = await start('broker', IDENTITIES);
+  memory.broker = memoryOf(broker);
+  for (const server of [broker, floor]) {
+    for (const keys of [1, 3]) await checkServer(server, tokens[0] as string, KEY_NAMES.slice(0, keys));
+  }
+  const t = (server: Server, keys: number): Target => ({ server, tokens, keys });
+  for (const c of ctx.plan.connections) {
+    await alternate(ctx, [t(broker, 1), t(floor, 1), t(broker, 3), t(floor, 3)], c);
+  }
+  const floorRounds = await paired(ctx, t(floor, 1), t(broker, 1), top);
+  const after = await ctx.peers.stats();
+  memory.broker.peakMiB = memoryMiB(broker.pid, 'VmHWM');
+  memory.floor = memoryOf(floor);
+  const upstream = upstreamTargets(
+    `broker (${IDENTITIES} identities)`,
+    after.jwksFetches.map((n, i) => n - (before.jwksFetches[i] ?? 0)),
+    after.brokerTokenRequests - before.brokerTokenRequests,
+    (performance.now() - broker.startedAt) / 1000,
+    info.brokerTokenTtl,
+  );
+  await broker.process.stop();
+  await floor.process.stop();
+
+  const variants = new Map<string, Target>();
+  for (const v of VARIANTS) {
+    const request = { population: v.population, identities: v.identities, count: TOKENS };
+    const target: Target = { server: await start(v.name, v.identities, v.population), tokens: [], keys: 1 };
+    target.tokens = await ctx.peers.tokens(request);
+    memory[v.name] = memoryOf(target.server);
+    log(`${v.name} ready in ${target.server.startSeconds.toFixed(2)} s`);
+    await checkServer(target.server, target.tokens[0] as string, ['KEY_A']);
+    await warmUp({ ...loadOf(ctx, target, top), duration: ctx.plan.warmup });
+    variants.set(v.name, target);
+  }
+  const comparisons = [];
+  for (const c of COMPARISONS) {
+    const [reference, scaled] = [variants.get(c.reference), variants.get(c.scaled)] as [Target, Target];
+    comparisons.push({ ...c, rounds: await paired(ctx, reference, scaled, top) });
+  }
+  for (const [name, v] of variants) {
+    (memory[name] as Memory).peakMiB = memoryMiB(v.server.pid, 'VmHWM');
+    await v.server.process.stop();
+  }
+
+  const bin = join(ctx.dist, 'cli/main.js');
+  const cliMs: number[] = [];
+  for (let i = 0; i < ctx.plan.cliRuns; i++) {
+    const started = performance.now();
+    await runToEnd({ command: process.execPath, args: [bin, 'version'], env: cleanEnv() });
+    cliMs.push(performance.now() - started);
+  }
+  const cliVersionMs = spread(cliMs).median;
+
   const summaries = summarize(ctx.runs);
-  const targets = judgeTargets({
-    summaries,
-    connections: ctx.plan.connections,
-    floor: 'floor',
-    brokerPeakMiB: matrix.memory.broker.peakMiB,
-    counts: [matrix.counts, ...ids.counts],
-    identities: ids.paired,
-    cliVersionMs: cli.version.median,
-  });
-  const extra = ids.measured.jwksFetches.reduce((a, b) => a + b, 0) + ids.measured.brokerTokenRequests;
-  targets.push({
-    name: "JWKS + broker-token requests during the variant brokers' measured runs",
-    value: String(extra),
-    limit: '0 (all already warm)',
-    pass: extra === 0,
-  });
-  const peers = await ctx.peers.stats();
-  const logging = {
-    lines: brokerOutput.lines,
-    levels: brokerOutput.levels,
-    messages: brokerOutput.messages,
-    tail: brokerOutput.tail.slice(-5),
-    atInfo: ids.logInfo,
-  };
-  const memory = { ...matrix.memory, ...ids.memory };
-  return {
-    summaries,
-    targets,
-    identityRounds: ids.paired,
-    floorRounds: matrix.floorRounds,
-    memory,
-    counts: [matrix.counts, ...ids.counts, ids.measured],
-    cli,
-    logging,
-    peers,
-    runs: ctx.runs,
-  };
+  const targets: TargetResult[] = [
+    ...loadTargets({ summaries, connections: ctx.plan.connections }),
+    atMost(
+      `peak RSS (VmHWM), broker with ${IDENTITIES} identities`,
+      memory.broker?.peakMiB ?? Number.NaN,
+      150,
+      'MiB',
+    ),
+    ...upstream,
+    ...comparisons.flatMap((c) => pairedTargets(c.label, c.rounds)),
+    ...VARIANTS.flatMap((v) => variantTargets(v, memory)),
+    atMost('`voidkey version` start-up, median', cliVersionMs, 300, 'ms'),
+  ];
+  return { summaries, floorRounds, comparisons, memory, cliVersionMs, targets };
+}
+
+/** A variant's own limits as targets. */
+function variantTargets(v: Variant, memory: Record<string, Memory>): TargetResult[] {
+  const [own, other] = [memory[v.name], v.maxPeakOf === undefined ? undefined : memory[v.maxPeakOf]];
+  const out: TargetResult[] = [];
+  if (v.maxStartSeconds !== undefined) {
+    out.push(atMost(`start, ${v.name}`, own?.startSeconds ?? Number.NaN, v.maxStartSeconds, 's'));
+  }
+  if (v.maxPeakOf !== undefined) {
+    const name = `peak RSS, ${v.name} vs ${v.maxPeakOf}`;
+    out.push(atMost(name, own?.peakMiB ?? Number.NaN, other?.peakMiB ?? Number.NaN, 'MiB'));
+  }
+  return out;
+}
+
+function report(result: Awaited<ReturnType<typeof benchmark>>): string {
+  const memory = Object.entries(result.memory).map(
+    ([name, m]) =>
+      `| ${name} | ${m.startSeconds.toFixed(2)} | ${m.readyRssMiB.toFixed(1)} | ${m.peakMiB.toFixed(1)} |`,
+  );
+  return [
+    '## Throughput and latency (alternating runs)',
+    resultsTable(result.summaries),
+    '',
+    '## Broker and floor loaded together, 1 key',
+    pairedTable(result.floorRounds),
+    '',
+    floorReference(result.floorRounds),
+    ...result.comparisons.flatMap((c) => [
+      '',
+      `## ${c.label}, loaded together, 1 key`,
+      pairedTable(c.rounds),
+    ]),
+    '',
+    '## Start and memory',
+    '| server | start s (spawn to ready) | RSS at ready MiB | peak RSS MiB |',
+    '|---|---|---|---|',
+    ...memory,
+    '',
+    '## Targets',
+    targetsTable(result.targets),
+    '',
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
-  const plan = planFrom(process.argv.slice(2));
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      dist: { type: 'string', default: DEFAULT_DIST },
+      out: { type: 'string', default: resolve(import.meta.dirname, 'results/latest.json') },
+    },
+  });
   const started = performance.now();
-  const ctx = await prepare(plan);
-  const day = new Date().toISOString().slice(0, 10);
+  const plan = PLANS[values.quick ? 'quick' : 'full'];
+  const cpu = planCpus();
+  pin(process.pid, cpu.load);
+  const dir = await mkdtemp(join(tmpdir(), 'voidkey-bench-'));
+  const peers = await startPeers(IDPS, cpu.load);
+  const ctx = { plan, cpu, dir, dist: resolve(values.dist), peers, runs: [] };
   try {
-    if (plan.mode === 'profile') {
-      const profile = await runProfile(ctx, {
-        identities: IDENTITIES,
-        connections: Math.max(...plan.connections),
-      });
-      log(`results: ${await writeResults(`${day}-profile`, { meta: meta(plan, ctx.cpus), ...profile })}`);
-      return;
-    }
+    log(`${plan.mode} run of ${ctx.dist}; server CPU ${cpu.server ?? 'not pinned'}`);
     const result = await benchmark(ctx);
-    const elapsed = (performance.now() - started) / 1000;
-    printReport(result);
-    const suffix = plan.mode === 'full' ? '' : `-${plan.mode}`;
-    log(
-      `results: ${await writeResults(`${day}${suffix}`, { meta: { ...meta(plan, ctx.cpus), elapsedSeconds: elapsed }, ...result })}`,
-    );
-    log(`done in ${elapsed.toFixed(0)} s`);
+    process.stdout.write(report(result));
+    const meta = {
+      elapsedSeconds: (performance.now() - started) / 1000,
+      date: new Date().toISOString(),
+      command: process.argv.slice(2).join(' '),
+      dist: ctx.dist,
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      cpuPlan: cpu,
+      plan,
+    };
+    await mkdir(dirname(values.out), { recursive: true });
+    await writeFile(values.out, `${JSON.stringify({ meta, ...result, runs: ctx.runs }, null, 1)}\n`);
+    log(`results in ${values.out}`);
   } finally {
-    await ctx.peers.close();
-    await rm(ctx.dir, { recursive: true, force: true });
+    await peers.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
 main().catch((err: unknown) => {
   process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
+  process.exit(2);
 });

@@ -149,10 +149,29 @@ The broker reads one YAML file: \`--config PATH\`, else \`$CONFIG_PATH\`, else
 \`voidkey config validate\` checks a file exactly as \`voidkey serve\` loads it
 and prints every problem at once, one line each as \`path.to.field: what is
 wrong\` (exit 1), or each warning as \`warning: path.to.field: text\` (exit 0).
-\`serve\` refuses to start on the same problems. With \`--check-connectivity\`
-it also fetches every client issuer's discovery document and JWKS and one
-broker token per provider audience, naming what is unreachable or wrong.
+\`serve\` refuses to start on the same problems. Both also read every file the
+config names — the TLS certificate and key (which must form a pair), the
+broker's \`privateKeyFile\` (which must be a usable private key), every
+\`\${file:…}\` and every include — and a file that cannot be used is a
+problem naming the field, the file's full path and the system's reason
+(\`server.tls.cert: cannot read /etc/voidkey/tls/cert.pem: no such file or
+directory (ENOENT)\`). With \`--check-connectivity\` it also fetches every
+client issuer's discovery document and JWKS and one broker token per
+provider audience, naming what is unreachable or wrong (an issuer that
+differs from its discovery document's is shown with the one the document
+names); on success it prints one \`reachable: …\` line per issuer and per
+audience it checked before \`config OK\`.
 \`config/example.yaml\` is a complete, commented example.
+
+Warnings (the config still loads) point at the usual mistakes:
+
+| Warning | Why |
+|---|---|
+| \`holds "$" followed by a name, which is not substituted\` | only \`\${NAME}\` reads the environment; \`$NAME\` stays literal text |
+| \`NAME is not set, so the default written in the config is used\` (on \`clientSecret\`, \`password\`, \`sentinelPassword\`) | a \`\${NAME:-default}\` default there is a placeholder, not a secret |
+| \`ends with "/"\` on an issuer | issuers are compared exactly and few end with a slash |
+| \`logging.format: pretty needs the optional package pino-pretty\` | without it the broker logs JSON |
+| \`clientIdentities: no identity is granted any key\` | every mint would be refused |
 
 Only the fields below exist: an unknown field is an error, with "did you mean"
 when a known field is close. A field written as \`key:\` with nothing after it

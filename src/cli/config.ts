@@ -8,12 +8,20 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBrokerTokenSource } from '../core/broker-token.ts';
-import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/config/index.ts';
+import {
+  type Config,
+  ConfigError,
+  checkConfigFiles,
+  findConfigPath,
+  loadConfig,
+} from '../core/config/index.ts';
 import type { AccessProviderConfig, BrokerIdpConfig, ClientIdpConfig } from '../core/config/schema.ts';
 import { resolveProviderAudience } from '../core/providers-meta.ts';
 import { createTokenVerifier } from '../core/token/index.ts';
 import type { HttpClient } from '../core/types.ts';
 import { createDispatcher, createHttpClient } from '../providers/http.ts';
+import { prettyAvailable } from '../server/logger.ts';
+import { argsErrorMessage } from './client/flags.ts';
 
 /** Where the command reads its environment and writes its output (tests pass their own). */
 export interface CommandIo {
@@ -28,14 +36,19 @@ const USAGE = `Usage: voidkey config validate [--config PATH] [--check-connectiv
 
 Validates a broker config and prints every problem at once, one line each as
 "path.to.field: what is wrong". Warnings go to stderr prefixed "warning:".
-Exit status: 0 valid, 1 invalid, 2 usage error.
 
 Options:
   --config PATH          the config file; else $CONFIG_PATH, ./config/config.yaml,
                          /etc/voidkey/config.yaml (first found)
   --check-connectivity   also fetch each issuer's discovery document and JWKS and
                          one broker token per audience, reporting what fails
+                         (and, on success, what it checked)
   -h, --help             show this help
+
+Exit codes:
+  0  valid (warnings may be printed)
+  1  invalid, or (with --check-connectivity) something unreachable or wrong
+  2  usage: unknown option, missing value, unknown subcommand
 `;
 
 function processIo(): CommandIo {
@@ -71,7 +84,7 @@ function parseFlags(args: string[]): ValidateFlags | string {
       help: values.help === true,
     };
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return argsErrorMessage('config validate', err);
   }
 }
 
@@ -164,6 +177,35 @@ export async function checkConnectivity(config: Config, options: ConnectivityOpt
   return [...idps, ...tokens];
 }
 
+/** What `--check-connectivity` fetched, said on success so a pass is not mistaken for a skipped check. */
+export function connectivitySummary(config: Config): string[] {
+  const idp = config.brokerIdp as BrokerIdpConfig;
+  const audiences = new Set<string>();
+  for (const p of config.accessProviders) {
+    const audience = resolveProviderAudience(p as AccessProviderConfig, idp);
+    if (audience !== undefined) audiences.add(audience);
+  }
+  return [
+    ...config.clientIdps.map(
+      (c) => `reachable: ${c.name} (${c.issuer}): discovery document and JWKS with usable keys`,
+    ),
+    ...[...audiences].map(
+      (a) => `reachable: broker token from ${idp.issuer} for audience ${JSON.stringify(a)}, its aud checked`,
+    ),
+  ];
+}
+
+/** Warnings about this machine rather than the file: what serve would do differently than written. */
+function environmentWarnings(config: Config): string[] {
+  if (config.logging.format === 'pretty' && !prettyAvailable()) {
+    return [
+      'logging.format: pretty needs the optional package pino-pretty, which is not installed; ' +
+        'the broker will log JSON (install it with `npm install pino-pretty`, or set format: json)',
+    ];
+  }
+  return [];
+}
+
 /** Runs `voidkey config <subcommand>`; returns the exit code. */
 export async function run(args: string[], io: CommandIo = processIo()): Promise<number> {
   const [sub, ...rest] = args;
@@ -172,14 +214,13 @@ export async function run(args: string[], io: CommandIo = processIo()): Promise<
     return 0;
   }
   if (sub !== 'validate') {
-    io.stderr(
-      `voidkey config: ${sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`}\n\n${USAGE}`,
-    );
+    const what = sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub.slice(0, 40)}'`;
+    io.stderr(`voidkey: ${what} (see 'voidkey config --help')\n`);
     return 2;
   }
   const flags = parseFlags(rest);
   if (typeof flags === 'string') {
-    io.stderr(`voidkey config validate: ${flags}\n\n${USAGE}`);
+    io.stderr(`voidkey: ${flags}\n`);
     return 2;
   }
   if (flags.help) {
@@ -210,7 +251,11 @@ async function validate(flags: ValidateFlags, io: CommandIo): Promise<number> {
     for (const problem of err.problems) io.stderr(`${problem}\n`);
     return 1;
   }
-  for (const warning of loaded.warnings) io.stderr(`warning: ${warning}\n`);
+  const fileProblems = await checkConfigFiles(loaded.config);
+  for (const warning of [...loaded.warnings, ...environmentWarnings(loaded.config)])
+    io.stderr(`warning: ${warning}\n`);
+  for (const problem of fileProblems) io.stderr(`${problem}\n`);
+  if (fileProblems.length > 0) return 1;
   if (flags.checkConnectivity) {
     const dispatcher = createDispatcher({ env: io.env });
     const configDir = dirname(resolve(io.cwd, found));
@@ -221,6 +266,7 @@ async function validate(flags: ValidateFlags, io: CommandIo): Promise<number> {
       });
       for (const failure of failures) io.stderr(`${failure}\n`);
       if (failures.length > 0) return 1;
+      for (const line of connectivitySummary(loaded.config)) io.stdout(`${line}\n`);
     } finally {
       await dispatcher.destroy();
     }

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Sandbox } from '../dev/sandbox.ts';
+import { argsErrorMessage } from './client/flags.ts';
 
 const USAGE = `Usage:
   voidkey dev [--port N]
@@ -15,6 +16,11 @@ const USAGE = `Usage:
       'voidkey', ttl 3600, at most 86400), e.g. export VOIDKEY_OIDC_TOKEN=$(npx voidkey dev token --sub me)
 
 DEVELOPMENT ONLY: plain http, a token for any subject on request, fresh keys at every start.
+
+Exit codes:
+  0  stopped cleanly (Ctrl-C or SIGTERM); token printed
+  1  the sandbox could not start (e.g. a port in use), or no running sandbox for 'dev token'
+  2  usage: unknown option, missing or bad value
 `;
 
 const RULE = '!'.repeat(78);
@@ -47,17 +53,17 @@ function describe(err: unknown): string {
 
 type Flags = Record<string, string | boolean | undefined>;
 
-function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>): Flags {
+function parse(
+  command: string,
+  args: string[],
+  options: Record<string, { type: 'string' | 'boolean' }>,
+): Flags {
   try {
     return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, strict: true })
       .values as Flags;
   } catch (err) {
     // Only the flag's name is echoed, never a value.
-    const flag = /'(-{1,2}[A-Za-z0-9-]+)/.exec((err as Error).message)?.[1] ?? 'an option';
-    const code = (err as { code?: string }).code;
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${flag}`);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`option ${flag} needs a value`);
-    throw new UsageError('unexpected argument; this command takes only flags');
+    throw new UsageError(argsErrorMessage(command, err));
   }
 }
 
@@ -109,7 +115,7 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 }
 
 async function runSandbox(args: string[]): Promise<number> {
-  const flags = parse(args, { port: { type: 'string' } });
+  const flags = parse('dev', args, { port: { type: 'string' } });
   if (flags.help) return printUsage();
   const port = wholeNumber(flags.port as string | undefined, '--port', 0, 65535) ?? 3000;
   process.stderr.write(`${WARNING_BANNER}\n`);
@@ -126,7 +132,11 @@ async function runSandbox(args: string[]): Promise<number> {
 }
 
 async function runToken(args: string[]): Promise<number> {
-  const flags = parse(args, { sub: { type: 'string' }, aud: { type: 'string' }, ttl: { type: 'string' } });
+  const flags = parse('dev token', args, {
+    sub: { type: 'string' },
+    aud: { type: 'string' },
+    ttl: { type: 'string' },
+  });
   if (flags.help) return printUsage();
   const sub = flags.sub as string | undefined;
   if (!sub) throw new UsageError('--sub SUBJECT is required');
@@ -149,7 +159,8 @@ export async function run(args: string[]): Promise<number> {
     return first === 'token' ? await runToken(rest) : await runSandbox(args);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`${command}: ${err.message} (see '${command} --help')\n`);
+      const see = err.message.endsWith("--help')") ? '' : ` (see '${command} --help')`;
+      process.stderr.write(`voidkey: ${err.message}${see}\n`);
       return 2;
     }
     process.stderr.write(`${command}: ${describe(err)}\n`);

@@ -7,7 +7,7 @@ import { safeText } from './client/broker-errors.ts';
 import { formatMaxDuration } from './client/durations.ts';
 import { EXIT, runCommand, usageError } from './client/exit.ts';
 import { parseFlags } from './client/flags.ts';
-import { commandHelp } from './client/help.ts';
+import { commandHelp, exitCodesHelp } from './client/help.ts';
 import { tokenIdentity } from './client/jwt.ts';
 import { openSession, warn } from './client/session.ts';
 import { resolveSettings } from './client/settings.ts';
@@ -23,6 +23,7 @@ Options:
   --format FORMAT     table (default): NAME, PROVIDER, MAX DURATION, DESCRIPTION
                       json: the broker's answer exactly as received; yaml: the same as YAML
 `,
+  exitCodesHelp([0, 2, 3, 4, 5]),
 );
 
 /** Runs `voidkey list-keys`; returns the exit code. */

@@ -13,6 +13,10 @@ const COMMANDS: Record<string, Command> = {
   policy: { load: () => import('./policy.ts'), summary: 'policy test / explain: check access rules offline' },
   dev: { load: () => import('./dev.ts'), summary: 'the zero-setup development sandbox' },
   mint: { load: () => import('./mint.ts'), summary: 'mint credentials for named keys' },
+  exec: {
+    load: () => import('./exec.ts'),
+    summary: 'run a command with minted credentials in its environment',
+  },
   'list-keys': { load: () => import('./list-keys.ts'), summary: 'list the keys your identity may mint' },
   validate: { load: () => import('./validate.ts'), summary: 'show your token and what the broker grants' },
   version: { load: () => import('./version.ts'), summary: 'print the version' },
@@ -20,22 +24,30 @@ const COMMANDS: Record<string, Command> = {
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `Usage: voidkey <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'voidkey <command> --help' for a command's options.\n`;
+  return `Usage: voidkey <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'voidkey help <command>' (or 'voidkey <command> --help') for a command's options and exit codes.\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest[0] !== undefined) {
+    const topic = COMMANDS[rest[0]];
+    if (!topic) return unknownCommand(rest[0]);
+    return (await topic.load()).run(['--help']);
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') return (await COMMANDS.version.load()).run([]);
   const command = COMMANDS[name];
-  if (!command) {
-    process.stderr.write(`voidkey: unknown command '${name}'\n\n${usage()}`);
-    return 2;
-  }
+  if (!command) return unknownCommand(name);
   return (await command.load()).run(rest);
+}
+
+function unknownCommand(name: string): number {
+  const shown = name.length > 24 ? `${name.slice(0, 12)}…` : name;
+  process.stderr.write(`voidkey: unknown command '${shown}' (see 'voidkey help')\n`);
+  return 2;
 }
 
 main(process.argv.slice(2)).then(

@@ -2,9 +2,6 @@
  * `voidkey mint`: mints credentials for named keys (or every granted key) and
  * prints them in one format. Nothing is printed unless every key was minted.
  */
-import { isDangerousEnvName } from '../core/env-names.ts';
-import type { BrokerClient, MintAnswer } from './client/broker.ts';
-import { safeText } from './client/broker-errors.ts';
 import type { ProcessCredentials } from './client/cache.ts';
 import {
   cacheLocation,
@@ -13,12 +10,13 @@ import {
   toCache,
   toProcessCredentials,
 } from './client/credential-process.ts';
-import { CliError, EXIT, runCommand, usageError } from './client/exit.ts';
+import { EXIT, runCommand, usageError } from './client/exit.ts';
 import { parseDuration, parseFlags, parseKeyList } from './client/flags.ts';
 import { formatDotenv, formatEnv, formatJson, formatYaml, type Minted } from './client/formats.ts';
 import { exportToGithub, requireGithubEnv } from './client/github.ts';
-import { commandHelp } from './client/help.ts';
+import { commandHelp, exitCodesHelp } from './client/help.ts';
 import { tokenIdentity } from './client/jwt.ts';
+import { allKeys, mintAll } from './client/minting.ts';
 import { openSession, type Session, warn } from './client/session.ts';
 import { resolveSettings, type Settings } from './client/settings.ts';
 
@@ -32,9 +30,6 @@ const OPTIONS = {
 const FORMATS = ['env', 'json', 'yaml', 'dotenv', 'github', 'credential-process'] as const;
 type Format = (typeof FORMATS)[number];
 
-/** Keys per POST /credentials/mint (the API's limit). */
-const BATCH = 10;
-
 const HELP = commandHelp(
   'Usage: voidkey mint (--keys A,B | --all) [--output FORMAT] [--duration SECONDS] [options]',
   `Mints short-lived credentials for the named keys and prints them to stdout (messages go to stderr).
@@ -43,7 +38,7 @@ Options:
   --keys A,B          keys to mint (default: default_keys in the config file)
   --all               every key the broker lists for your identity (minted 10 per request)
   --output FORMAT     env (default; config output_format) | json | yaml | dotenv | github | credential-process
-                        env        export NAME='value' lines, for eval "$(voidkey mint ...)"
+                        env        export NAME='value' lines, for creds=$(voidkey mint ...) && eval "$creds"
                         dotenv     NAME=value lines for docker --env-file (no newlines allowed in values)
                         json       {"KEY": {"NAME": "value"}}
                         yaml       KEY: / NAME: "value", every value double-quoted
@@ -52,7 +47,14 @@ Options:
                                    one AWS key as AWS credential_process JSON, cached in ~/.voidkey/cache
                                    until 5 minutes before expiry
   --duration SECONDS  requested lifetime; the broker refuses more than the key's maximum
+
+Refused in every format: outputs named BASH_ENV, ENV, PATH, IFS, PS4, PROMPT_COMMAND, SHELLOPTS,
+BASHOPTS, NODE_OPTIONS, PYTHONPATH, PYTHONSTARTUP, PERL5OPT, RUBYOPT, JAVA_TOOL_OPTIONS, or
+starting with LD_, DYLD_, GIT_, GITHUB_, RUNNER_ (any case): they could run code here.
+Prefer 'voidkey exec --keys A -- command' to eval; where eval stays, stop on a failed mint:
+  creds=$(voidkey mint --keys A) && eval "$creds"
 `,
+  exitCodesHelp([0, 1, 2, 3, 4, 5]),
 );
 
 /** Runs `voidkey mint`; returns the exit code. */
@@ -109,52 +111,6 @@ function resolveKeys(flags: { keys?: string }, settings: Settings): string[] {
   if (flags.keys !== undefined) return parseKeyList(flags.keys, '--keys');
   if (settings.config.default_keys !== undefined) return settings.config.default_keys;
   throw usageError('no keys: pass --keys A,B or --all, or set default_keys in ~/.voidkey/config.yaml');
-}
-
-async function allKeys(broker: BrokerClient, token: string): Promise<string[]> {
-  const answer = await broker.listKeys(token);
-  if (answer.keys.length === 0) {
-    throw new CliError(
-      EXIT.DENIED,
-      `--all: the broker grants no keys to subject '${answer.subject.slice(0, 255)}'`,
-    );
-  }
-  return answer.keys.map((key) => key.name);
-}
-
-/** Mints `keys` in requests of at most 10; any failure aborts before anything is printed. */
-async function mintAll(
-  session: Session,
-  first: string,
-  keys: string[],
-  duration: number | undefined,
-): Promise<{ minted: Minted; expiries: Record<string, string> }> {
-  const minted: Array<[string, Record<string, string>]> = [];
-  const expiries: Record<string, string> = {};
-  for (let start = 0; start < keys.length; start += BATCH) {
-    const batch = keys.slice(start, start + BATCH);
-    // A runner token is fetched afresh per request, for brokers enforcing one-time use.
-    const token = start === 0 ? first : await session.tokens.get();
-    const answer: MintAnswer = await session.broker.mint(token, batch, duration);
-    for (const key of batch) {
-      const outputs = answer.credentials[key] as Record<string, string>;
-      refuseDangerousNames(key, outputs);
-      minted.push([key, outputs]);
-      expiries[key] = answer.keyExpiresAt[key] ?? answer.expiresAt;
-    }
-  }
-  return { minted: minted as Minted, expiries };
-}
-
-/** A broker answer must never set a variable that would run code on this machine, whatever the format. */
-function refuseDangerousNames(key: string, outputs: Readonly<Record<string, string>>): void {
-  const name = Object.keys(outputs).find(isDangerousEnvName);
-  if (name !== undefined) {
-    throw new CliError(
-      EXIT.OUTPUT,
-      `key ${key}: the broker's answer sets ${safeText(name).slice(0, 64)}, a variable that changes how shells, loaders or runtimes behave; refused (see 'voidkey help mint')`,
-    );
-  }
 }
 
 function render(format: Exclude<Format, 'github' | 'credential-process'>, minted: Minted): string {

@@ -8,10 +8,16 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Config, ConfigError, findConfigPath, loadConfig } from '../core/config/index.ts';
+import {
+  type Config,
+  ConfigError,
+  checkConfigFiles,
+  findConfigPath,
+  loadConfig,
+} from '../core/config/index.ts';
 import type { LoggingConfig } from '../core/config/schema.ts';
-import { tuneHeapGrowth } from '../server/heap.ts';
-import { createLogger, startBroker } from '../server/main.ts';
+import { createLogger, startBroker, tuneHeapGrowth } from '../server/main.ts';
+import { argsErrorMessage } from './client/flags.ts';
 
 const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]
 
@@ -23,6 +29,11 @@ Options:
   --port N        port to listen on; else $PORT, server.port, 3000
   --host ADDR     address to listen on; else server.host (0.0.0.0)
   -h, --help      show this help
+
+Exit codes:
+  0  stopped cleanly (SIGTERM or SIGINT)
+  1  invalid config, no config found, or the broker could not start (e.g. port in use)
+  2  usage: unknown option, missing value, bad --port
 `;
 
 interface ServeFlags {
@@ -47,7 +58,7 @@ function parseFlags(args: string[]): ServeFlags | string {
     });
     return { ...values, help: values.help === true };
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return argsErrorMessage('serve', err);
   }
 }
 
@@ -80,7 +91,7 @@ export async function run(
 ): Promise<number> {
   const flags = parseFlags(args);
   if (typeof flags === 'string') {
-    process.stderr.write(`voidkey serve: ${flags}\n\n${USAGE}`);
+    process.stderr.write(`voidkey: ${flags}\n`);
     return 2;
   }
   if (flags.help) {
@@ -112,6 +123,12 @@ export async function run(
   }
 
   const { config } = loaded;
+  // What validate reads, read before anything starts, with the same messages.
+  const fileProblems = await checkConfigFiles(config);
+  if (fileProblems.length > 0) {
+    for (const problem of fileProblems) process.stderr.write(`${problem}\n`);
+    return 1;
+  }
   const logger = createLogger(config.logging as LoggingConfig);
   for (const warning of startWarnings(config, loaded.warnings))
     logger.warn({ warning }, `config: ${warning}`);

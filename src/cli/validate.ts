@@ -7,7 +7,7 @@ import { safeText } from './client/broker-errors.ts';
 import { formatSpan } from './client/durations.ts';
 import { EXIT, runCommand } from './client/exit.ts';
 import { parseFlags } from './client/flags.ts';
-import { commandHelp } from './client/help.ts';
+import { commandHelp, exitCodesHelp } from './client/help.ts';
 import { decodeJwt } from './client/jwt.ts';
 import { openSession, warn } from './client/session.ts';
 import { resolveSettings } from './client/settings.ts';
@@ -18,6 +18,7 @@ const HELP = commandHelp(
 the broker which keys it grants (GET /credentials/keys). When the broker refuses, the reason is
 the error line and the exit code says which kind (3 token refused, 4 no identity for the subject).
 `,
+  exitCodesHelp([0, 2, 3, 4, 5]),
 );
 
 /** Runs `voidkey validate`; returns the exit code. */

@@ -1,14 +1,8 @@
 /**
- * `voidkey version`: the package version, read from package.json next to the
- * build, without loading anything else.
+ * `voidkey version`: the package version, from the broker's one version
+ * reader (which loads nothing else).
  */
-import { readFileSync } from 'node:fs';
-
-/** The package's version string. */
-export function packageVersion(): string {
-  const url = new URL('../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-}
+import { readPackageVersion } from '../server/version.ts';
 
 /** Prints `voidkey <version>`. */
 export async function run(args: string[]): Promise<number> {
@@ -16,6 +10,6 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write('Usage: voidkey version\n\nPrints the version of this voidkey.\n');
     return 0;
   }
-  process.stdout.write(`voidkey ${packageVersion()}\n`);
+  process.stdout.write(`voidkey ${readPackageVersion()}\n`);
   return 0;
 }

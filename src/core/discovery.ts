@@ -74,8 +74,13 @@ export async function fetchDiscovery(issuer: string, options: DiscoveryOptions):
   if (typeof doc !== 'object' || doc === null)
     throw new DiscoveryError(`discovery document of ${issuer} is not an object`);
   const d = doc as Record<string, unknown>;
-  if (d.issuer !== issuer)
-    throw new DiscoveryError(`discovery document issuer does not equal the configured ${issuer}`);
+  if (d.issuer !== issuer) {
+    // Shown so the operator can copy it (a trailing slash is the usual difference); never a secret.
+    const named = typeof d.issuer === 'string' ? JSON.stringify(d.issuer.slice(0, 256)) : 'no string';
+    throw new DiscoveryError(
+      `the discovery document of ${issuer} names issuer ${named}, not the configured ${JSON.stringify(issuer)}`,
+    );
+  }
   for (const field of ['jwks_uri', 'token_endpoint'] as const) {
     const value = d[field];
     if (value === undefined) continue;

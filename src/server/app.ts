@@ -1,29 +1,23 @@
 /**
  * Builds the broker's fastify app; never listens (main.ts does). Everything
- * a request can meet is set here explicitly: body limit, strict JSON-only
- * parsing, schema validation without coercion or silent stripping, request
- * ids, one error handler, and the routes of SPEC §4.
+ * a request can meet is set here or in options.ts explicitly: body limit,
+ * strict JSON-only parsing, schema validation without coercion or silent
+ * stripping, request ids, one error handler, and the routes.
  */
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import Fastify from 'fastify';
 import type { Config } from '../core/config/schema.ts';
 import { InvalidRequestError, ServiceUnavailableError } from '../core/errors.ts';
 import type { CredentialBroker } from '../core/mint.ts';
-import { serverLimitOptions } from './limits.ts';
+import { configOnlyProbe, type HealthProbe } from './health/probe.ts';
+import { registerHealthRoutes } from './health/routes.ts';
+import { serverOptions } from './options.ts';
 import { handleError, registerErrorHandling } from './plugins/errors.ts';
-import { requestIdOptions } from './plugins/request-id.ts';
-import { lazyRequestLogger } from './request-logger.ts';
-import { type RequestObserver, registerCredentialRoutes } from './routes/credentials.ts';
-import {
-  configOnlyProbe,
-  type HealthProbe,
-  readPackageVersion,
-  registerHealthRoutes,
-} from './routes/health.ts';
-import { trustProxyOption } from './trust-proxy.ts';
+import { type RequestObserver, registerCredentialRoutes, type SubjectLimiter } from './routes/credentials.ts';
+import { readPackageVersion } from './version.ts';
 
+export type { HealthProbe, HealthReport, HealthState } from './health/probe.ts';
 export type { RequestObserver } from './routes/credentials.ts';
-export type { HealthProbe, HealthReport, HealthState } from './routes/health.ts';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -42,8 +36,10 @@ export interface AppOptions {
   headers?: Readonly<Record<string, string>>;
   /** Health checks (default: config only, always ready). */
   health?: HealthProbe;
-  /** Audit, metrics and per-subject limits around authentication and minting. */
+  /** Audit and metrics around authentication and minting. */
   observer?: RequestObserver;
+  /** The per-subject limit, a step of the mint route (default: none). */
+  limitSubject?: SubjectLimiter;
   /** PEM certificate and key: serve HTTPS. */
   https?: { cert: string | Buffer; key: string | Buffer };
   /**
@@ -98,26 +94,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const { server } = options.config;
   const headers = Object.freeze({ 'cache-control': 'no-store', ...options.headers });
   const app = Fastify({
-    ...(options.logger
-      ? { loggerInstance: options.logger, childLoggerFactory: lazyRequestLogger }
-      : { logger: false }),
-    ...requestIdOptions(),
-    // Timeouts, head size and parser strictness (src/server/limits.ts), in `http` or merged into `https`.
-    ...serverLimitOptions(server, options.https && { ...options.https, minVersion: 'TLSv1.2' as const }),
-    bodyLimit: server.bodyLimit,
-    // A hop count becomes a trust function: fastify itself ignores numbers (trust-proxy.ts).
-    trustProxy: trustProxyOption(server.trustProxy as false | number | string[]),
-    // Requests arriving while closing still get a 503, but through the error
-    // handler (body format, X-Request-ID): see edgeHook.
-    return503OnClosing: false,
-    forceCloseConnections: 'idle',
-    routerOptions: { maxParamLength: 100, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
-    // No coercion ("5" is not 5), no silent removal of unknown fields, no defaults.
-    ajv: {
-      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
-    },
+    ...serverOptions(server, { logger: options.logger, https: options.https }),
     // Refusals of the router (a malformed URL) come before any hook: the headers go on here.
     frameworkErrors: (error, request, reply) => {
       reply.headers(headers);
@@ -137,7 +114,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // Routes load as a plugin, after whatever `extend` registered, so global
   // hooks of plugins (rate limit, CORS, metrics) apply to every route.
   app.register(async (scope) => {
-    registerCredentialRoutes(scope, { current, observer: options.observer ?? {} });
+    registerCredentialRoutes(scope, {
+      current,
+      observer: options.observer ?? {},
+      limitSubject: options.limitSubject,
+    });
     registerHealthRoutes(scope, { version, probe: options.health ?? configOnlyProbe });
   });
   return app;

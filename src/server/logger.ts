@@ -1,6 +1,7 @@
 /**
- * The broker's pino logger: JSON lines with ISO times, and redaction
- * configured in one place (SPEC §7).
+ * The broker's logging, in one place: the pino logger (JSON lines with ISO
+ * times, redaction), whose children fastify makes per request, and the
+ * request log lines (docs/operations.md).
  *
  * Redaction is by field name, at any depth, on every line and every child
  * logger's bindings: before a line is written its fields are walked (plain
@@ -21,6 +22,7 @@
  * Redaction is the safety net; code logs token hashes, never tokens (STYLE.md).
  */
 import { createRequire } from 'node:module';
+import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { type Logger as PinoLogger, pino } from 'pino';
 import type { LoggingConfig } from '../core/config/schema.ts';
 
@@ -200,7 +202,7 @@ export function createLogger(
     : pino(options, (destination ?? stdoutDestination()) as pino.DestinationStream);
   redactChildBindings(logger);
   if (logging.format === 'pretty' && !pretty) {
-    logger.info('logging.format is pretty but pino-pretty is not installed; logging JSON');
+    logger.warn('logging.format is pretty but pino-pretty is not installed; logging JSON');
   }
   return logger;
 }
@@ -231,11 +233,64 @@ function redactChildBindings(logger: PinoLogger): void {
   });
 }
 
-function prettyAvailable(): boolean {
+/** True when `pino-pretty` (an optional package) can be loaded for `logging.format: pretty`. */
+export function prettyAvailable(): boolean {
   try {
     createRequire(import.meta.url).resolve('pino-pretty');
     return true;
   } catch {
     return false;
   }
+}
+
+/** The URL path of `request`, without its query string: a `?token=` must never reach a log. */
+export function pathOf(request: Pick<FastifyRequest, 'url'>): string {
+  const url = request.url;
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** True when `log` is a pino logger that would drop lines at `level`. */
+function levelDisabled(log: FastifyRequest['log'], level: 'debug' | 'info'): boolean {
+  return (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) === false;
+}
+
+/** Fastify's per-request log lines, without query strings; health probes and scrapes at debug. */
+class RequestLog extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: 'requestId' });
+  }
+
+  override incomingRequest(): void {}
+
+  override routeNotFound(): void {}
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    if (!error && levelDisabled(request.log, 'info')) return;
+    const path = pathOf(request);
+    const probe = path.startsWith('/health') || path === '/metrics';
+    if (!error && probe && levelDisabled(request.log, 'debug')) return;
+    const agent = request.headers['user-agent'];
+    const facts = {
+      method: request.method,
+      // The template (bounded, no ids); `unmatched` when only the 404 handler saw it.
+      route: request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched'),
+      path,
+      statusCode: reply.statusCode,
+      responseTime: reply.elapsedTime,
+      ...(typeof agent === 'string' ? { userAgent: agent.slice(0, 256) } : {}),
+    };
+    if (error) request.log.error({ ...facts, err: error }, 'request errored');
+    else if (probe) request.log.debug(facts, 'request completed');
+    else request.log.info(facts, 'request completed');
+  }
+}
+
+/** Fastify's `logController`: one completion line per request, logged as `requestId`. */
+export function requestLog(): LogController {
+  return new RequestLog();
 }

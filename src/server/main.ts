@@ -8,22 +8,23 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { Config, LoggingConfig } from '../core/config/schema.ts';
-import type { ReplayGuard } from '../core/mint.ts';
 import type { Telemetry } from '../core/types.ts';
 import { createDispatcher, createHttpClient } from '../providers/http.ts';
 import { type AppOptions, buildApp } from './app.ts';
+import { withRedisCheck } from './health/probe.ts';
 import { createLogger } from './logger.ts';
-import { createOperations, type Operations, type Stores } from './operations.ts';
+import { type BrokerMetrics, createMetrics } from './metrics.ts';
+import { createOperations, type Operations } from './operations.ts';
+import { applyTls, loadTls, type TlsMaterial } from './options.ts';
 import { type ReloadOutcome, reloadConfig, serialized } from './reload.ts';
-import { readPackageVersion } from './routes/health.ts';
 import { drainAndClose, installSignalHandlers } from './signals.ts';
-import { createSharedState, type SharedState } from './store/index.ts';
-import { type BrokerMetrics, createMetrics } from './telemetry.ts';
-import { applyTls, loadTls, type TlsMaterial } from './tls.ts';
-import { type BrokerRuntime, createBroker, memoryReplayGuard, type RuntimeDeps } from './wiring.ts';
+import { createSharedState, type SharedState } from './state/index.ts';
+import { readPackageVersion } from './version.ts';
+import { type BrokerRuntime, createBroker, type RuntimeDeps } from './wiring.ts';
 
 export { createLogger } from './logger.ts';
 
@@ -46,8 +47,6 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** SIGTERM/SIGINT stop gracefully and exit, SIGHUP reloads (default false: tests and embedders decide). */
   handleSignals?: boolean;
-  /** Shared stores; default from `config.redis` (Redis), else memory. */
-  stores?: Stores & { replayGuard?: ReplayGuard };
   /** Passed to buildApp; a given health/observer replaces the built-in one, `extend` runs after it. */
   app?: Pick<AppOptions, 'health' | 'observer' | 'extend' | 'version'>;
 }
@@ -77,7 +76,7 @@ interface Context {
   version: string;
   metrics: BrokerMetrics;
   env: Record<string, string | undefined>;
-  shared: SharedState | undefined;
+  shared: SharedState;
   deps: RuntimeDeps;
   /** What a reload swaps and a stop flips. */
   state: { config: Readonly<Config>; runtime: BrokerRuntime; draining: boolean };
@@ -93,10 +92,10 @@ export async function startBroker(options: StartOptions): Promise<RunningBroker>
   const host = options.host ?? started.server.host;
   try {
     // Connected before the first request; an unreachable Redis is logged, retried and reported by health.
-    await shared?.start();
+    await shared.start();
     await app.listen({ host, port: options.port ?? started.server.port });
   } catch (error) {
-    await shared?.close();
+    await shared.close();
     throw error;
   }
   const url = baseUrl(app, host, Boolean(tls));
@@ -130,8 +129,7 @@ async function createContext(options: StartOptions): Promise<Context> {
   const metrics = options.metrics ?? createMetrics({ version });
   const env = options.env ?? {};
   // Redis (when configured) lives as long as the process: `redis.*` changes need a restart.
-  const shared = options.stores ? undefined : await createSharedState(started, { logger, metrics });
-  const stores = options.stores ?? (shared && { ...shared.stores, replayGuard: shared.replayGuard });
+  const shared = await createSharedState(started, { logger, metrics });
   const deps: RuntimeDeps = {
     logger,
     telemetry: options.telemetry ?? metrics.telemetry,
@@ -139,7 +137,7 @@ async function createContext(options: StartOptions): Promise<Context> {
     configDir,
     // Shared across reloads: one keep-alive pool, one replay memory.
     http: createHttpClient(createDispatcher({ env })),
-    replayGuard: stores?.replayGuard ?? memoryReplayGuard(),
+    replayGuard: shared.replayGuard,
   };
   const state = { config: started, runtime: createBroker(started, deps), draining: false };
   const ops = createOperations({
@@ -150,21 +148,23 @@ async function createContext(options: StartOptions): Promise<Context> {
     logger,
     metrics,
     configDir,
-    ...(stores ? { stores } : {}),
+    counters: shared.counters,
   });
   return { options, started, logger, configDir, version, metrics, env, shared, deps, state, ops };
 }
 
 /** The app over the current runtime, with the operations layer at buildApp's plug points. */
 function buildFor(ctx: Context, tls: TlsMaterial | undefined): FastifyInstance {
-  const { options, ops, state } = ctx;
+  const { options, ops, state, shared } = ctx;
   return buildApp({
     version: ctx.version,
     broker: () => state.runtime.broker,
     config: ctx.started,
     logger: ctx.logger,
-    health: options.app?.health ?? ctx.shared?.withHealth(ops.health) ?? ops.health,
+    health:
+      options.app?.health ?? (shared.kind === 'redis' ? withRedisCheck(ops.health, shared.ping) : ops.health),
     observer: options.app?.observer ?? ops.observer,
+    limitSubject: ops.limitSubject,
     headers: ops.headers,
     extend: (instance) => {
       ops.extend(instance);
@@ -208,7 +208,7 @@ function stopper(ctx: Context, app: FastifyInstance) {
   let stopping: Promise<void> | undefined;
   const flush = async () => {
     await ctx.ops.audit.close();
-    await ctx.shared?.close();
+    await ctx.shared.close();
   };
   const shutdown = (signal: NodeJS.Signals = 'SIGTERM') => {
     stopping ??= drainAndClose(
@@ -247,4 +247,24 @@ function baseUrl(app: FastifyInstance, host: string, tls: boolean): string {
   const shown = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host;
   const bracketed = shown.includes(':') && !shown.startsWith('[') ? `[${shown}]` : shown;
   return `${tls ? 'https' : 'http'}://${bracketed}:${port}`;
+}
+
+/** The V8 heap-growth percent `voidkey serve` sets unless the operator set one. */
+export const HEAP_GROWING_PERCENT = 50;
+
+/** The V8 flag to set, or undefined when the process was started with its own. */
+export function heapGrowthFlag(execArgv: readonly string[]): string | undefined {
+  const given = execArgv.some((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg));
+  return given ? undefined : `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
+}
+
+/**
+ * Lets the heap grow by half its live size between full collections instead
+ * of V8's default (up to about four times): a broker allocates fast while
+ * little of it lives, so this keeps peak RSS lower for no measurable CPU
+ * (docs/performance.md). An operator's own `--heap-growing-percent` wins.
+ */
+export function tuneHeapGrowth(execArgv: readonly string[] = process.execArgv): void {
+  const flag = heapGrowthFlag(execArgv);
+  if (flag) setFlagsFromString(flag);
 }

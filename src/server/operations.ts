@@ -1,7 +1,7 @@
 /**
  * The operations layer around one app: metrics, audit, health, rate limits,
  * security headers and CORS, assembled for buildApp's plug points
- * (`headers`, `health`, `observer`, `extend`). Settings that may change on
+ * (`headers`, `health`, `observer`, `limitSubject`, `extend`). Settings that may change on
  * reload are read through `config()`; the rest were fixed by the config at
  * start.
  */
@@ -10,28 +10,15 @@ import type { Config, LoggingConfig } from '../core/config/schema.ts';
 import { parseSize } from '../core/config/size.ts';
 import type { Logger } from '../core/types.ts';
 import { type AuditLog, createAuditLog } from './audit/log.ts';
-import { createHealthProbe } from './health.ts';
+import { createHealthProbe, type HealthProbe } from './health/probe.ts';
+import { type BrokerMetrics, metricsPlugin } from './metrics.ts';
 import { createRequestObserver } from './plugins/audit.ts';
 import { corsPlugin } from './plugins/cors.ts';
-import { metricsPlugin } from './plugins/metrics.ts';
 import { createSubjectLimiter, ipRateLimitPlugin } from './plugins/rate-limit.ts';
-import type { RequestObserver } from './routes/credentials.ts';
-import type { HealthProbe } from './routes/health.ts';
+import type { RequestObserver, SubjectLimiter } from './routes/credentials.ts';
 import { securityHeaders } from './security-headers.ts';
-import { memoryCounterStore } from './store/memory.ts';
-import type { CounterStore } from './store/types.ts';
-import type { BrokerMetrics } from './telemetry.ts';
+import { type CounterStore, memoryCounterStore } from './state/index.ts';
 import type { BrokerRuntime } from './wiring.ts';
-
-/** Shared state stores; memory when absent (the Redis issue supplies both). */
-export interface Stores {
-  /** An ioredis client for the per-IP counters. */
-  redis?: unknown;
-  /** Key prefix for the per-IP counters in Redis (default `voidkey:rate-limit:ip:`). */
-  redisNameSpace?: string;
-  /** Counters of the per-subject limit. */
-  subjects?: CounterStore;
-}
 
 /** What {@link createOperations} needs. */
 export interface OperationsOptions {
@@ -45,7 +32,8 @@ export interface OperationsOptions {
   logger: Logger;
   metrics: BrokerMetrics;
   configDir: string;
-  stores?: Stores;
+  /** The counters of both rate limits (default: memory, this instance). */
+  counters?: CounterStore;
 }
 
 /** The pieces handed to buildApp, and what shutdown and reload need. */
@@ -53,6 +41,8 @@ export interface Operations {
   audit: AuditLog;
   health: HealthProbe & { invalidate(): void };
   observer: RequestObserver;
+  /** For buildApp's `limitSubject`: `rateLimit.perSubject`, read per request. */
+  limitSubject: SubjectLimiter;
   /** For buildApp's `headers`: the security headers (HSTS when the broker serves TLS). */
   headers: Readonly<Record<string, string>>;
   /** For buildApp's `extend`: CORS, metrics, per-IP rate limit, in that order. */
@@ -71,26 +61,21 @@ export function createOperations(options: OperationsOptions): Operations {
     draining: options.draining,
     minFreeBytes: parseSize(auditSettings.maxSize as string | number) ?? 0,
   });
+  const counters = options.counters ?? memoryCounterStore();
   const limitSubject = createSubjectLimiter({
     settings: () => config().rateLimit.perSubject,
-    store: options.stores?.subjects ?? memoryCounterStore(),
+    counters,
     logger,
     metrics,
   });
-  const observer = createRequestObserver({ audit, metrics, limitSubject });
+  const observer = createRequestObserver({ audit, metrics });
 
   function extend(app: FastifyInstance): void {
     if (started.server.cors) app.register(corsPlugin, { origins: () => config().server.cors?.origins ?? [] });
     app.register(metricsPlugin, metrics);
-    app.register(ipRateLimitPlugin, {
-      settings: () => config().rateLimit,
-      logger,
-      metrics,
-      ...(options.stores?.redis ? { redis: options.stores.redis } : {}),
-      ...(options.stores?.redisNameSpace ? { nameSpace: options.stores.redisNameSpace } : {}),
-    });
+    app.register(ipRateLimitPlugin, { settings: () => config().rateLimit, logger, metrics, counters });
   }
 
   const headers = securityHeaders({ tls: started.server.tls !== undefined });
-  return { audit, health, observer, headers, extend };
+  return { audit, health, observer, limitSubject, headers, extend };
 }

@@ -10,7 +10,7 @@
  */
 import { type Config, ConfigError, loadConfig } from '../core/config/index.ts';
 import type { Logger } from '../core/types.ts';
-import type { BrokerMetrics } from './telemetry.ts';
+import type { BrokerMetrics } from './metrics.ts';
 
 /** Fields read once at start; a reload that changes them is applied without them. */
 const RESTART_FIELDS: ReadonlyArray<readonly [string, (c: Readonly<Config>) => unknown]> = [

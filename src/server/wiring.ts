@@ -5,7 +5,6 @@
  */
 import { type BrokerTokens, createBrokerTokenSource } from '../core/broker-token.ts';
 import type { BrokerIdpConfig, ClientIdpConfig, Config } from '../core/config/schema.ts';
-import { InvalidTokenError } from '../core/errors.ts';
 import { type CredentialBroker, createCredentialBroker, type ReplayGuard } from '../core/mint.ts';
 import { type ClientTokenVerifier, createTokenVerifier } from '../core/token/index.ts';
 import {
@@ -18,6 +17,7 @@ import {
 } from '../core/types.ts';
 import { createDispatcher, createHttpClient, withIdempotentRetries } from '../providers/http.ts';
 import { createProviders } from '../providers/index.ts';
+import { memoryReplayGuard } from './state/index.ts';
 
 /** Everything built from one config snapshot. */
 export interface BrokerRuntime {
@@ -95,25 +95,4 @@ export function createBroker(config: Readonly<Config>, deps: RuntimeDeps = {}): 
     }
   }
   return { config, broker, verifier, brokerTokens, providers, audiences, prefetch };
-}
-
-/**
- * One-time-token records in this process's memory (SPEC §7: Redis when
- * configured, memory otherwise). Keyed by (iss, token id), never the raw token.
- */
-export function memoryReplayGuard(now: () => number = Date.now): ReplayGuard {
-  const seen = new Map<string, number>();
-  const keyOf = (v: { iss: string; tokenId: string }) => `${v.iss}\n${v.tokenId}`;
-  return {
-    async claim(verified, ttlMs) {
-      const at = now();
-      for (const [key, until] of seen) if (until <= at) seen.delete(key);
-      const key = keyOf(verified);
-      if (seen.has(key)) throw new InvalidTokenError('token_replayed');
-      seen.set(key, at + ttlMs);
-    },
-    async release(verified) {
-      seen.delete(keyOf(verified));
-    },
-  };
 }

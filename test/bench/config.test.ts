@@ -10,10 +10,13 @@ import { after, describe, it } from 'node:test';
 import {
   type BenchEndpoints,
   benchConfigYaml,
-  benchIdentity,
+  benchSubject,
   idpName,
   KEY_NAMES,
+  POPULATIONS,
+  roleArn,
   SECRET_VARIABLE,
+  tokenIdentity,
 } from '../../bench/config.ts';
 import { ConfigError, loadConfig } from '../../src/core/config/index.ts';
 
@@ -56,15 +59,37 @@ describe('bench config', () => {
 
   it('binds identity 21 to the second client IdP with its own role per key', async () => {
     const { config } = await load(25);
-    const expected = benchIdentity(21, 20);
     const identity = config.clientIdentities[21];
     assert.equal(identity?.idp, idpName(1));
-    assert.equal(identity?.subject, expected.subject);
+    assert.equal(identity?.subject, benchSubject(21));
     assert.equal(identity?.keys.KEY_C?.roleArn, 'arn:aws:iam::123456789012:role/bench-21-c');
+    assert.equal(roleArn(21, 'KEY_C'), 'arn:aws:iam::123456789012:role/bench-21-c');
   });
 
   it('validates the 10 and 10,000 identity variants of the scaling comparison', async () => {
     assert.equal((await load(10)).config.clientIdentities.length, 10);
     assert.equal((await load(10_000)).config.clientIdentities.length, 10_000);
+  });
+
+  it("gives every population's token claims the subject its config entry names", () => {
+    for (const [name, population] of Object.entries(POPULATIONS)) {
+      for (const i of [0, 7, 9_999]) {
+        const entry = population.identity(i, idpName(i % 20));
+        const claims = population.claims(i);
+        if ('subject' in entry) assert.equal(claims.sub, entry.subject, `${name} #${i}`);
+        assert.equal(typeof claims.sub, 'string', `${name} #${i}`);
+      }
+    }
+  });
+
+  it('spreads tokens over every identity, and over distinct ones when identities outnumber tokens', () => {
+    assert.deepEqual(
+      Array.from({ length: 4 }, (_, j) => tokenIdentity(j, 3, 4)),
+      [0, 1, 2, 0],
+    );
+    const many = new Set(Array.from({ length: 3000 }, (_, j) => tokenIdentity(j, 10_000, 3000)));
+    assert.equal(many.size, 3000);
+    const idps = new Set([...many].map((i) => i % 20));
+    assert.equal(idps.size, 20);
   });
 });

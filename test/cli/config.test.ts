@@ -170,7 +170,7 @@ describe('voidkey config validate', () => {
       const r = await cli(args);
       assert.equal(r.code, 2, args.join(' '));
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, /Usage: voidkey config validate/);
+      assert.match(r.stderr, /^voidkey: [^\n]+ \(see 'voidkey config( validate)? --help'\)\n$/);
     }
   });
 
@@ -202,6 +202,10 @@ describe('voidkey config validate --check-connectivity', () => {
       });
     }
     if (req.url === '/good/jwks') return json(200, { keys: [jwk] });
+    // Configured with a trailing slash its discovery document does not have.
+    if (req.url === '/slash/.well-known/openid-configuration') {
+      return json(200, { issuer: `${base}/slash`, jwks_uri: `${base}/good/jwks` });
+    }
     if (req.url === '/good/token' && req.method === 'POST') {
       let form = '';
       for await (const chunk of req) form += chunk;
@@ -234,7 +238,9 @@ describe('voidkey config validate --check-connectivity', () => {
     server.close();
   });
 
-  function peerConfig(extra: { badIdp?: boolean; wrongAudience?: boolean }) {
+  const ROLE = 'arn:aws:iam::123456789012:role/Deploy';
+
+  function peerConfig(extra: { badIdp?: boolean; wrongAudience?: boolean; slash?: boolean }) {
     return {
       server: { allowInsecureIssuers: true },
       broker: { maxRetries: 0, httpTimeout: 2000 },
@@ -242,7 +248,9 @@ describe('voidkey config validate --check-connectivity', () => {
       clientIdps: [
         { name: 'good', issuer: `${base}/good`, audience: 'voidkey' },
         ...(extra.badIdp ? [{ name: 'bad', issuer: `${base}/bad`, audience: 'voidkey' }] : []),
+        ...(extra.slash ? [{ name: 'slash', issuer: `${base}/slash/`, audience: 'voidkey' }] : []),
       ],
+      clientIdentities: [{ subject: 's', idp: 'good', keys: { K: { provider: 'aws-prod', roleArn: ROLE } } }],
       accessProviders: [
         { name: 'aws-prod', type: 'aws-sts', endpoint: `${base}/sts` },
         ...(extra.wrongAudience
@@ -259,8 +267,33 @@ describe('voidkey config validate --check-connectivity', () => {
     await writeFile(join(dir, 'peers-ok.yaml'), stringify(peerConfig({})));
     const r = await cli(['validate', '--config', 'peers-ok.yaml', '--check-connectivity']);
     assert.equal(r.stderr, INSECURE_WARNING);
-    assert.equal(r.stdout, 'config OK: peers-ok.yaml\n');
+    // What was checked is said, so a pass cannot be mistaken for a check that did not run.
+    assert.equal(
+      r.stdout,
+      `reachable: good (${base}/good): discovery document and JWKS with usable keys\n` +
+        `reachable: broker token from ${base}/good for audience "voidkey-broker", its aud checked\n` +
+        'config OK: peers-ok.yaml\n',
+    );
     assert.equal(r.code, 0);
+  });
+
+  test('an issuer that differs from its discovery document is shown with the issuer the document names', async () => {
+    await writeFile(join(dir, 'peers-slash.yaml'), stringify(peerConfig({ slash: true })));
+    const r = await cli(['validate', '--config', 'peers-slash.yaml', '--check-connectivity']);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.ok(
+      lines.includes(
+        `warning: clientIdps[1].issuer: ends with "/": issuers are compared exactly and few have a trailing slash; use the \`issuer\` of its discovery document (\`voidkey config validate --check-connectivity\` shows it when they differ)`,
+      ),
+      r.stderr,
+    );
+    assert.ok(
+      lines.includes(
+        `clientIdps[1].issuer: cannot fetch discovery/JWKS: keys of ${base}/slash/ unavailable: the discovery document of ${base}/slash/ names issuer "${base}/slash", not the configured "${base}/slash/"`,
+      ),
+      r.stderr,
+    );
   });
 
   test('exits 1 naming an unreachable issuer and a broker token with the wrong audience', async () => {

@@ -114,6 +114,20 @@ describe('usage errors exit 2 with one line naming the problem', () => {
       ['mint', '--broker-url', 'http://127.0.0.1:9', '--keys', 'A', '--duration', '1.5'],
       "voidkey: --duration must be a whole number of seconds from 1 to 604800, got '1.5'",
     ],
+    ...['serve', 'config validate', 'dev', 'dev token', 'exec', 'mint'].map(
+      (command): [string, string[], string] => [
+        `an unknown option to ${command}, in the one style every command uses`,
+        [...command.split(' '), '--bogus'],
+        `voidkey: unknown option --bogus (see 'voidkey ${command} --help')`,
+      ],
+    ),
+    ['an unknown command', ['mnit'], "voidkey: unknown command 'mnit' (see 'voidkey help')"],
+    ['help for an unknown command', ['help', 'mnit'], "voidkey: unknown command 'mnit' (see 'voidkey help')"],
+    [
+      'an http:// broker URL to another host without --allow-insecure',
+      ['list-keys', '--broker-url', 'http://broker.example.com/', '--token', token],
+      'voidkey: the broker URL http://broker.example.com is plain http to a host other than this machine: the token would travel unencrypted; use https, or pass --allow-insecure',
+    ],
     [
       'a broker URL with credentials',
       ['list-keys', '--broker-url', 'https://user:pw@broker.example.com'],
@@ -128,6 +142,45 @@ describe('usage errors exit 2 with one line naming the problem', () => {
       assert.equal(stderr, `${line}\n`);
     });
   }
+});
+
+describe('voidkey help <command>', () => {
+  test("prints the command's own help, with only the exit codes that command can return", async () => {
+    const expected: Record<string, { has: string[]; lacks: string[] }> = {
+      mint: { has: ['  1  minted', '  5  broker'], lacks: [] },
+      exec: { has: ["otherwise the command's own status", '  4  denied'], lacks: [] },
+      'list-keys': { has: ['  3  authentication', '  4  denied'], lacks: ['  1  minted'] },
+      serve: { has: ['Exit codes:', '  1  invalid config'], lacks: ['  3  authentication'] },
+      config: { has: ['Exit codes:', '  1  invalid'], lacks: ['  3  authentication'] },
+      dev: { has: ['Exit codes:'], lacks: ['  3  authentication'] },
+    };
+    for (const [command, { has, lacks }] of Object.entries(expected)) {
+      const viaHelp = await run(['help', command]);
+      const viaFlag = await run([command, '--help']);
+      assert.equal(viaHelp.code, 0, command);
+      assert.equal(viaHelp.stdout, viaFlag.stdout, command);
+      for (const text of has) assert.ok(viaHelp.stdout.includes(text), `${command} help has ${text}`);
+      for (const text of lacks) assert.ok(!viaHelp.stdout.includes(text), `${command} help lacks ${text}`);
+    }
+  });
+
+  test('--allow-insecure lets an http:// broker URL to another host through, with a warning', async () => {
+    const r = await run([
+      'list-keys',
+      '--broker-url',
+      'http://voidkey.invalid',
+      '--allow-insecure',
+      '--token',
+      token,
+      '--timeout',
+      '5',
+    ]);
+    assert.equal(r.code, 5);
+    assert.match(
+      r.stderr,
+      /^voidkey: warning: the broker URL http:\/\/voidkey\.invalid is plain http to a non-loopback host \(--allow-insecure\); tokens and credentials travel unencrypted\nvoidkey: cannot reach the broker at http:\/\/voidkey\.invalid/,
+    );
+  });
 });
 
 describe('start-up cost', () => {
@@ -146,6 +199,10 @@ describe('start-up cost', () => {
     };
     visit(new URL('../../src/cli/main.ts', import.meta.url));
     visit(new URL('../../src/cli/version.ts', import.meta.url));
-    assert.equal(seen.size, 2);
+    // The broker's one version reader, itself on node: built-ins only.
+    assert.deepEqual(
+      [...seen].map((href) => href.slice(href.indexOf('/src/'))).sort(),
+      ['/src/cli/main.ts', '/src/cli/version.ts', '/src/server/version.ts'],
+    );
   });
 });

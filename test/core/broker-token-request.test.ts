@@ -128,17 +128,20 @@ describe('broker token request', () => {
     assert.deepEqual(read, ['/etc/voidkey/k.pem']);
   });
 
-  test('an unreadable private key file is reported as unavailable without calling the IdP', async () => {
+  test('an unreadable private key file is reported as unavailable, with its path, without calling the IdP', async () => {
     const idp = idpConfig(endpoint, { clientAuth: 'private_key_jwt', privateKeyFile: 'missing.pem' });
     const readFile = async () => {
-      throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+      throw Object.assign(new Error("ENOENT: no such file or directory, open '/nonexistent/missing.pem'"), {
+        code: 'ENOENT',
+      });
     };
     const source = createBrokerTokenSource({ ...baseOptions(idp), readFile });
     await assert.rejects(source.getToken('sts.example'), (err) => {
       return (
         err instanceof UpstreamError &&
         err.kind === 'unavailable' &&
-        err.reason === 'brokerIdp.privateKeyFile could not be read'
+        err.reason ===
+          'brokerIdp.privateKeyFile could not be read: /nonexistent/missing.pem: no such file or directory (ENOENT)'
       );
     });
     assert.equal(endpoint.tokenRequests().length, 0);

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { assertBuilt, freePort, runCli, writeConfig } from './helpers/broker.ts';
+import { freePort } from '../helpers/process.ts';
+import { assertBuilt, runCli, writeConfig } from './helpers/broker.ts';
 
 assertBuilt();
 

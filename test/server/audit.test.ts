@@ -8,7 +8,7 @@ import type { Config } from '../../src/core/config/schema.ts';
 import { silentLogger } from '../../src/core/types.ts';
 import { openAuditFile } from '../../src/server/audit/file.ts';
 import { createAuditLog } from '../../src/server/audit/log.ts';
-import { memoryReplayGuard } from '../../src/server/wiring.ts';
+import { memoryReplayGuard } from '../../src/server/state/index.ts';
 import { GITHUB_ISSUER, MAIN_SUBJECT, TOKENS, testConfig, world } from './helpers.ts';
 import { jsonPost } from './http.ts';
 import { opsApp, patchConfig, samples } from './ops.ts';

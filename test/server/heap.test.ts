@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { HEAP_GROWING_PERCENT, heapGrowthFlag, tuneHeapGrowth } from '../../src/server/heap.ts';
+import { HEAP_GROWING_PERCENT, heapGrowthFlag, tuneHeapGrowth } from '../../src/server/main.ts';
 
 describe('heap growth', () => {
   test('sets the broker default when the process was started without one', () => {

@@ -1,5 +1,5 @@
 /**
- * The server's own limits (src/server/limits.ts) over real sockets: slow
+ * The server's own limits (src/server/options.ts) over real sockets: slow
  * heads and bodies are cut, oversized heads get Node's 431, a token just over
  * its cap still reaches the verifier (401, not 431), bodies over the limit get
  * a 413 in the error format, and the parser refuses ambiguous framing.
@@ -25,7 +25,7 @@ import {
   MAX_HEADER_BYTES,
   nodeServerLimits,
   serverLimitOptions,
-} from '../../src/server/limits.ts';
+} from '../../src/server/options.ts';
 import { selfSignedCert } from '../helpers/tls.ts';
 import { appFor, TOKENS, testConfig, world } from './helpers.ts';
 import { rawBody, rawExchange, rawHeader } from './socket.ts';

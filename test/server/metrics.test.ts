@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { ForbiddenError, UpstreamError } from '../../src/core/errors.ts';
-import { createMetrics } from '../../src/server/telemetry.ts';
+import { createMetrics } from '../../src/server/metrics.ts';
 import { BROKER_HISTOGRAMS, BROKER_METRICS, metricNamesIn, REPO } from '../deploy/kit.ts';
 import { defaultOutput, MAIN_SUBJECT, providerOf, TOKENS } from './helpers.ts';
 import { jsonPost } from './http.ts';

@@ -8,8 +8,9 @@ import type { FastifyInstance } from 'fastify';
 import type { BrokerTokenStatus } from '../../src/core/broker-token.ts';
 import { type Config, ConfigSchema } from '../../src/core/config/schema.ts';
 import type { KeySetHealth } from '../../src/core/token/issuer-keys.ts';
-import { createOperations, type Operations, type Stores } from '../../src/server/operations.ts';
-import { type BrokerMetrics, createMetrics } from '../../src/server/telemetry.ts';
+import { type BrokerMetrics, createMetrics } from '../../src/server/metrics.ts';
+import { createOperations, type Operations } from '../../src/server/operations.ts';
+import type { CounterStore } from '../../src/server/state/index.ts';
 import type { BrokerRuntime } from '../../src/server/wiring.ts';
 import { appFor, type World, world } from './helpers.ts';
 import { captureLogger } from './http.ts';
@@ -93,7 +94,7 @@ export interface OpsApp {
 
 /** Builds the app over `config` (default testConfig()) with a capturing logger. */
 export function opsApp(
-  options: { config?: Config; stores?: Stores; configDir?: string; world?: World } = {},
+  options: { config?: Config; counters?: CounterStore; configDir?: string; world?: World } = {},
 ): OpsApp {
   const w = options.world ?? world(options.config ? { config: options.config } : {});
   const config = options.config ?? w.config;
@@ -110,13 +111,14 @@ export function opsApp(
     logger,
     metrics,
     configDir: options.configDir ?? process.cwd(),
-    ...(options.stores ? { stores: options.stores } : {}),
+    ...(options.counters ? { counters: options.counters } : {}),
   });
   const app = appFor(w, {
     config,
     logger,
     health: ops.health,
     observer: ops.observer,
+    limitSubject: ops.limitSubject,
     headers: ops.headers,
     extend: ops.extend,
   });

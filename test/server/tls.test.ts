@@ -5,7 +5,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type PeerCertificate } from 'node:tls';
-import { loadTls } from '../../src/server/tls.ts';
+import { loadTls } from '../../src/server/options.ts';
 import { selfSignedCert } from '../helpers/tls.ts';
 import { type Live, startLive, startLiveBroker } from './live.ts';
 

@@ -22,8 +22,9 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** A failure with its exit code; `message` is one safe line (no token, no credential). */
 export class CliError extends Error {
-  readonly exitCode: ExitCode;
-  constructor(exitCode: ExitCode, message: string) {
+  readonly exitCode: number;
+  /** `exitCode` is one of {@link EXIT}, or (exec) 126/127 when the command could not run. */
+  constructor(exitCode: ExitCode | 126 | 127, message: string) {
     super(message);
     this.name = 'CliError';
     this.exitCode = exitCode;
@@ -35,15 +36,21 @@ export function usageError(message: string): CliError {
   return new CliError(EXIT.USAGE, message);
 }
 
-/** The exit-code table every `--help` prints. */
-export const EXIT_CODES_HELP = `Exit codes:
-  0  success
-  1  minted, but the output could not be written (format restriction, name collision, GITHUB_ENV)
-  2  usage: unknown flag, bad value, missing broker URL, keys or token; broker 400
-  3  authentication: the broker refused the token (401), or the GitHub Actions runner gave none
-  4  denied: keys not granted (403) or no identity for the token's subject (404)
-  5  broker or provider failure: 5xx, 429 after retries, unreachable, timeout
-`;
+/** What each client exit code means, as `--help` prints it. */
+const EXIT_CODE_LINES: Readonly<Record<number, string>> = {
+  0: '0  success',
+  1: '1  minted, but the output could not be written (format restriction, refused or colliding name, GITHUB_ENV)',
+  2: '2  usage: unknown flag, bad value, missing broker URL, keys or token; broker 400',
+  3: '3  authentication: the broker refused the token (401), or the GitHub Actions runner gave none',
+  4: "4  denied: keys not granted (403) or no identity for the token's subject (404)",
+  5: '5  broker or provider failure: 5xx, 429 after retries, unreachable, timeout',
+};
+
+/** The "Exit codes:" section of a command's help, listing only the codes it can return. */
+export function exitCodesHelp(codes: readonly number[], extra: readonly string[] = []): string {
+  const lines = codes.map((code) => `  ${EXIT_CODE_LINES[code] ?? code}`);
+  return `Exit codes:\n${[...lines, ...extra].join('\n')}\n`;
+}
 
 /** C0 and C1 controls, DEL and the Unicode line separators: what breaks a one-line message or drives a terminal. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this matches

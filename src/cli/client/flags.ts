@@ -5,7 +5,14 @@
 import { parseArgs } from 'node:util';
 import { usageError } from './exit.ts';
 
-type OptionSpec = { type: 'string' | 'boolean'; short?: string };
+type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
+
+/** The parsed value of one option: a list for a repeatable string option. */
+type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean'
+  ? boolean
+  : S['multiple'] extends true
+    ? string[]
+    : string;
 
 /** Flags every client command accepts. */
 export const GLOBAL_OPTIONS = {
@@ -15,6 +22,7 @@ export const GLOBAL_OPTIONS = {
   config: { type: 'string' },
   timeout: { type: 'string' },
   audience: { type: 'string' },
+  'allow-insecure': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -26,6 +34,7 @@ export interface GlobalFlags {
   config?: string;
   timeout?: string;
   audience?: string;
+  'allow-insecure'?: boolean;
   help?: boolean;
 }
 
@@ -37,7 +46,7 @@ export function parseFlags<T extends Record<string, OptionSpec>>(
   command: string,
   args: string[],
   extra: T,
-): GlobalFlags & { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string } {
+): GlobalFlags & { [K in keyof T]?: ValueOf<T[K]> } {
   try {
     const { values } = parseArgs({
       args,
@@ -45,10 +54,18 @@ export function parseFlags<T extends Record<string, OptionSpec>>(
       strict: true,
       allowPositionals: false,
     });
-    return values as GlobalFlags & { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string };
+    return values as GlobalFlags & { [K in keyof T]?: ValueOf<T[K]> };
   } catch (err) {
-    throw usageError(`${describeParseError(err)} (see 'voidkey ${command} --help')`);
+    throw usageError(argsErrorMessage(command, err));
   }
+}
+
+/**
+ * The one usage line every command prints for a node:util parseArgs failure,
+ * without the `voidkey: ` prefix: `unknown option --x (see 'voidkey serve --help')`.
+ */
+export function argsErrorMessage(command: string, err: unknown): string {
+  return `${describeParseError(err)} (see 'voidkey ${command} --help')`;
 }
 
 /** One usage line for a node:util parseArgs failure; echoes only the flag's name, never its value. */

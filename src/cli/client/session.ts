@@ -2,7 +2,7 @@
  * What a client command needs once its flags are parsed: the deadline, the
  * transport, a broker client and the token source.
  */
-import { packageVersion } from '../version.ts';
+import { readPackageVersion } from '../../server/version.ts';
 import { BrokerClient } from './broker.ts';
 import type { GlobalFlags } from './flags.ts';
 import type { Settings } from './settings.ts';
@@ -29,7 +29,7 @@ export async function openSession(
 ): Promise<Session> {
   const deadline = new Deadline(settings.timeoutMs);
   const transport = await createTransport(env);
-  const userAgent = `voidkey-cli/${packageVersion()}`;
+  const userAgent = `voidkey-cli/${readPackageVersion()}`;
   const broker = new BrokerClient(settings.brokerUrl, transport.http, deadline, userAgent);
   try {
     const tokens = await resolveTokenSource(flags, {

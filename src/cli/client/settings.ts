@@ -33,8 +33,14 @@ export async function resolveSettings(
   }
   const brokerUrl = normaliseBrokerUrl(raw);
   if (brokerUrl.startsWith('http:') && !isLoopback(new URL(brokerUrl).hostname)) {
+    // The token would travel in clear, and any answer there could be anyone's.
+    if (flags['allow-insecure'] !== true) {
+      throw usageError(
+        `the broker URL ${brokerUrl} is plain http to a host other than this machine: the token would travel unencrypted; use https, or pass --allow-insecure`,
+      );
+    }
     warn(
-      `warning: the broker URL ${brokerUrl} is plain http to a non-loopback host; tokens and credentials travel unencrypted`,
+      `warning: the broker URL ${brokerUrl} is plain http to a non-loopback host (--allow-insecure); tokens and credentials travel unencrypted`,
     );
   }
   if (flags.audience !== undefined && flags.audience.trim() === '') {

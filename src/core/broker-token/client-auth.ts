@@ -6,6 +6,7 @@
 import { createPrivateKey, type KeyObject, randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { SignJWT } from 'jose';
+import { systemError } from '../config/report.ts';
 import type { BrokerIdpConfig } from '../config/schema.ts';
 
 /** Headers and form fields that authenticate one token request. */
@@ -96,7 +97,9 @@ function keyLoader(path: string, readFile: (path: string) => Promise<string>): (
   return () => {
     loaded ??= readFile(path)
       .catch((err: unknown) => {
-        throw new PrivateKeyError('brokerIdp.privateKeyFile could not be read', { cause: err });
+        throw new PrivateKeyError(`brokerIdp.privateKeyFile could not be read: ${systemError(err, path)}`, {
+          cause: err,
+        });
       })
       .then((pem) => {
         try {
@@ -105,7 +108,7 @@ function keyLoader(path: string, readFile: (path: string) => Promise<string>): (
           return key;
         } catch (err) {
           if (err instanceof PrivateKeyError) throw err;
-          throw new PrivateKeyError('brokerIdp.privateKeyFile is not a PEM private key');
+          throw new PrivateKeyError(`brokerIdp.privateKeyFile: ${path} is not a PEM private key`);
         }
       });
     loaded.catch(() => {

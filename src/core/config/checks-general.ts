@@ -56,8 +56,20 @@ function isOrigin(value: string): boolean {
   }
 }
 
+/** An issuer is compared exactly, and almost none ends with `/`: a slash there is usually a typo. */
+function warnTrailingSlash(path: (string | number)[], issuer: unknown, report: Report): void {
+  if (typeof issuer === 'string' && issuer.length > 1 && issuer.endsWith('/')) {
+    report.warn(
+      path,
+      'ends with "/": issuers are compared exactly and few have a trailing slash; ' +
+        'use the `issuer` of its discovery document (`voidkey config validate --check-connectivity` shows it when they differ)',
+    );
+  }
+}
+
 function checkBrokerIdp(broker: Loose, insecureOk: boolean, report: Report): void {
   checkUrl(report, ['brokerIdp', 'issuer'], broker.issuer, { insecureOk, issuer: true });
+  warnTrailingSlash(['brokerIdp', 'issuer'], broker.issuer, report);
   checkUrl(report, ['brokerIdp', 'tokenEndpoint'], broker.tokenEndpoint, { insecureOk });
   const auth = broker.clientAuth;
   if (
@@ -83,6 +95,7 @@ function checkClientIdps(list: unknown, insecureOk: boolean, report: Report): vo
   );
   for (const [i, idp] of idps) {
     checkUrl(report, ['clientIdps', i, 'issuer'], idp.issuer, { insecureOk, issuer: true });
+    warnTrailingSlash(['clientIdps', i, 'issuer'], idp.issuer, report);
     checkUrl(report, ['clientIdps', i, 'jwksUri'], idp.jwksUri, { insecureOk });
     if (idp.allowAnyAudience === true) {
       report.warn(
@@ -164,6 +177,17 @@ export function parseHostPort(text: string): { host: string; port: number } | un
   return { host, port };
 }
 
+/** A config whose identities hold no key at all loads, but refuses every mint. */
+function warnNothingGranted(config: Loose, report: Report): void {
+  const granted = entries(config.clientIdentities).some(([, identity]) => {
+    const keys = identity.keys;
+    return typeof keys === 'object' && keys !== null && Object.keys(keys).length > 0;
+  });
+  if (!granted) {
+    report.warn(['clientIdentities'], 'no identity is granted any key, so every mint will be refused');
+  }
+}
+
 /** Checks everything but providers and identities. */
 export function checkGeneral(config: Loose, report: Report): void {
   const server = map(config.server);
@@ -172,4 +196,5 @@ export function checkGeneral(config: Loose, report: Report): void {
   if (config.brokerIdp !== undefined) checkBrokerIdp(map(config.brokerIdp), insecureOk, report);
   checkClientIdps(config.clientIdps, insecureOk, report);
   checkOthers(config, report);
+  warnNothingGranted(config, report);
 }

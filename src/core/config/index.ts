@@ -15,6 +15,7 @@ import { ConfigError, type PathSegment, Report, UNRESOLVED } from './report.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 import { validateSchema } from './validate.ts';
 
+export { checkConfigFiles } from './files.ts';
 export { ConfigError, formatPath } from './report.ts';
 export type { Config } from './schema.ts';
 export { parseSize } from './size.ts';

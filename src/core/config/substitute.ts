@@ -25,6 +25,10 @@ type Piece =
   | { kind: 'file'; path: string };
 
 const VAR_BODY = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
+/** Fields holding a secret: a default written next to `${VAR:-…}` there is a placeholder, not a secret. */
+const SECRET_FIELDS: ReadonlySet<string> = new Set(['clientSecret', 'password', 'sentinelPassword']);
+/** `$NAME` outside `${…}`: a shell habit this loader does not substitute. */
+const BARE_VARIABLE = /\$[A-Za-z_]/;
 /** `${file:…}` reads at most this much (bytes): a secret, not a data set. */
 const MAX_FILE_BYTES = 1024 * 1024;
 
@@ -98,7 +102,16 @@ function resolvePiece(
     ctx.report.secrets.add(value);
     return value;
   }
-  if (piece.fallback !== undefined) return piece.fallback;
+  if (piece.fallback !== undefined) {
+    if (piece.fallback !== '' && SECRET_FIELDS.has(String(path[path.length - 1]))) {
+      ctx.report.warn(
+        path,
+        `${piece.name} is not set, so the default written in the config is used: a secret needs a real ` +
+          `value from the environment or a file (\`\${file:PATH}\`), not a placeholder${ctx.where}`,
+      );
+    }
+    return piece.fallback;
+  }
   if (value === '') return value;
   ctx.report.error(path, `environment variable ${piece.name} is not set and has no default${ctx.where}`);
   return undefined;
@@ -125,6 +138,13 @@ function substituteScalar(s: string, path: readonly PathSegment[], ctx: Substitu
   let failed = false;
   for (const piece of pieces) {
     if (piece.kind === 'text') {
+      // The text is the config's own (never a substituted value), but a literal secret may hold `$x`: not quoted.
+      if (BARE_VARIABLE.test(piece.text.replaceAll('${', ''))) {
+        ctx.report.warn(
+          path,
+          `holds "$" followed by a name, which is not substituted: write \`\${NAME}\` to read an environment variable${ctx.where}`,
+        );
+      }
       out += piece.text;
       continue;
     }

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { LoggingConfig } from '../../core/config/schema.ts';
 import { parseSize } from '../../core/config/size.ts';
 import type { Logger } from '../../core/types.ts';
-import type { BrokerMetrics } from '../telemetry.ts';
+import type { BrokerMetrics } from '../metrics.ts';
 import type { AuditEvent } from './events.ts';
 import { type AuditFileStatus, openAuditFile } from './file.ts';
 

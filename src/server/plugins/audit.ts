@@ -1,9 +1,9 @@
 /**
- * The RequestObserver of the operations layer: audit events, the mint
- * counter and the per-subject limit around authentication and minting.
+ * The RequestObserver of the operations layer: audit events and the mint
+ * counter around authentication and minting.
  *
  * - AUTH_SUCCESS / AUTH_FAILURE per authentication; a replay (found while
- *   minting) is an AUTH_FAILURE with `token_replayed` (SPEC §7).
+ *   minting) is an AUTH_FAILURE with `token_replayed`.
  * - MINT_SUCCESS / MINT_FAILURE per mint request; a policy denial is a
  *   MINT_FAILURE with `key_not_granted`; a per-subject 429 is a
  *   MINT_FAILURE with `rate_limit_exceeded`.
@@ -20,24 +20,18 @@
  * replay) are not mint attempts; their key names may not even be configured,
  * so they never become labels.
  */
-import type { FastifyRequest } from 'fastify';
 import { InvalidTokenError, type MintFailure, ServiceUnavailableError } from '../../core/errors.ts';
 import type { MintedKeyAudit } from '../../core/mint.ts';
-import type { VerifiedToken } from '../../core/types.ts';
-import { authFailure, authSuccess, mintFailure, mintSuccess, requestedKeys } from '../audit/events.ts';
+import { authFailure, authSuccess, mintFailure, mintSuccess } from '../audit/events.ts';
 import type { AuditLog } from '../audit/log.ts';
+import type { BrokerMetrics } from '../metrics.ts';
 import type { RequestObserver } from '../routes/credentials.ts';
-import type { BrokerMetrics } from '../telemetry.ts';
 
 /** Options of {@link createRequestObserver}. */
 export interface ObserverOptions {
   audit: AuditLog;
   metrics: Pick<BrokerMetrics, 'mint'>;
-  /** The per-subject limit (throws 429); applied to mints only. */
-  limitSubject?: (verified: VerifiedToken) => Promise<void>;
 }
-
-const MINT_ROUTE = '/credentials/mint';
 
 function countMints(
   metrics: ObserverOptions['metrics'],
@@ -56,25 +50,14 @@ function failuresOf(error: unknown): MintFailure[] {
 /** Builds the observer handed to buildApp. */
 export function createRequestObserver(options: ObserverOptions): RequestObserver {
   const { audit, metrics } = options;
-  // Requests whose failure was already audited (a per-subject 429 thrown from `authenticated`).
-  const audited = new WeakSet<FastifyRequest>();
 
   return {
     async authenticated(request, verified) {
       if (audit.wanted()) await audit.record(authSuccess(request, verified));
-      if (!options.limitSubject || request.routeOptions.url !== MINT_ROUTE) return;
-      try {
-        await options.limitSubject(verified);
-      } catch (error) {
-        audited.add(request);
-        if (audit.wanted())
-          await audit.record(mintFailure(request, verified, requestedKeys(request) ?? [], error));
-        throw error;
-      }
     },
 
     async authenticationFailed(request, error) {
-      if (audited.has(request) || !audit.wanted()) return;
+      if (!audit.wanted()) return;
       await audit.record(authFailure(request, error));
     },
 

@@ -1,13 +1,13 @@
 /**
  * CORS for browser callers, only for the exact origins in
- * `server.cors.origins` (SPEC §7): never `*`, never credentials mode, only
+ * `server.cors.origins` (docs/configuration.md): never `*`, never credentials mode, only
  * the methods and headers the API uses. Other origins get no CORS headers
  * and their preflights the answer they would get without CORS (405). The list is read per request, so a reload
  * that changes it applies at once (turning CORS on or off needs a restart).
  */
 import fastifyCors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
-import { rootPlugin } from './root.ts';
+import fp from 'fastify-plugin';
 
 /** Methods a browser may use. */
 export const CORS_METHODS = ['GET', 'POST', 'OPTIONS'] as const;
@@ -30,7 +30,7 @@ export interface CorsOptions {
 }
 
 /** Registers CORS on the root instance. Throws TypeError for `*` (config validation refuses it first). */
-export const corsPlugin = rootPlugin(async (app: FastifyInstance, options: CorsOptions) => {
+async function cors(app: FastifyInstance, options: CorsOptions): Promise<void> {
   if (options.origins().includes('*')) throw new TypeError('server.cors.origins: "*" is refused');
   await app.register(fastifyCors, {
     origin: (origin, callback) => {
@@ -44,4 +44,7 @@ export const corsPlugin = rootPlugin(async (app: FastifyInstance, options: CorsO
     maxAge: CORS_MAX_AGE,
     strictPreflight: true,
   });
-});
+}
+
+/** CORS on every route of the instance that registers it. */
+export const corsPlugin = fp(cors, { name: 'voidkey-cors', fastify: '5.x' });

@@ -1,31 +1,31 @@
 /**
- * Rate limits (SPEC §2 `rateLimit`, §4 429). Two layers:
+ * Rate limits (`rateLimit` in docs/configuration.md, 429 in docs/errors.md),
+ * two layers over one counter store (state/):
  *
  * - per client IP, on every request except `/health*` and `/metrics`, with
- *   @fastify/rate-limit's stores (memory, or Redis when a client is given).
- *   The IP is fastify's `request.ip`, so `server.trustProxy` decides whose
- *   address counts. The plugin's own headers are off: the config may ask
- *   for the legacy and the IETF set together, and `X-RateLimit-Reset` is
- *   Unix seconds here (as the original API documents), not a delta.
- * - per verified identity (`rateLimit.perSubject`), keyed by (iss, sub)
- *   after the token is verified, so forged tokens cannot spend someone
- *   else's budget and one identity cannot spend a provider's quota.
+ *   @fastify/rate-limit counting in the shared counters. The IP is
+ *   fastify's `request.ip` (IPv6 by /64, the plugin's default), so
+ *   `server.trustProxy` decides whose address counts. The plugin's own
+ *   headers are off: the config may ask for the legacy and the IETF set
+ *   together, and `X-RateLimit-Reset` is Unix seconds here (as the original
+ *   API documents), not a delta.
+ * - per verified identity (`rateLimit.perSubject`), a step of the mint
+ *   route after the token is verified, so forged tokens cannot spend
+ *   someone else's budget and one identity cannot spend a provider's quota.
  *
- * A store that fails never blocks traffic (fail open, SPEC §7): the error
- * is logged (at most every 10 s) and counted. The plugin's `skipOnError`
- * would swallow it silently, so it stays off and the error is caught here.
+ * A store that fails never blocks traffic (fail open): the error is logged
+ * (at most every 10 s) and counted. The plugin's `skipOnError` would
+ * swallow it silently, so it stays off and the error is caught here.
  */
-import { createHash } from 'node:crypto';
-import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyRateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import type { RateLimitConfig } from '../../core/config/schema.ts';
 import { BrokerError } from '../../core/errors.ts';
-import type { Logger, VerifiedToken } from '../../core/types.ts';
-import type { CounterStore } from '../store/types.ts';
-import type { BrokerMetrics } from '../telemetry.ts';
-import { METRICS_PATH } from './metrics.ts';
-import { SnapshotMemoryStore } from './rate-limit-memory-store.ts';
-import { rootPlugin } from './root.ts';
+import type { Logger } from '../../core/types.ts';
+import { type BrokerMetrics, METRICS_PATH } from '../metrics.ts';
+import type { SubjectLimiter } from '../routes/credentials.ts';
+import { type CounterStore, counterKey } from '../state/index.ts';
 
 /** Routes no limit applies to (load balancers and Prometheus poll them). */
 export const EXEMPT_ROUTES: ReadonlySet<string> = new Set([
@@ -40,10 +40,8 @@ export interface IpLimitOptions {
   settings: () => Readonly<RateLimitConfig>;
   logger: Logger;
   metrics: Pick<BrokerMetrics, 'rateLimitStoreError'>;
-  /** An ioredis client: counters shared by every instance (default: memory, per instance). */
-  redis?: unknown;
-  /** Redis key prefix (default `voidkey:rate-limit:ip:`). */
-  nameSpace?: string;
+  /** The counters (memory for this instance, or Redis for every instance). */
+  counters: CounterStore;
 }
 
 interface Window {
@@ -78,19 +76,39 @@ function setHeaders(reply: FastifyReply, settings: Readonly<RateLimitConfig>, w:
   }
 }
 
+/**
+ * @fastify/rate-limit's store contract over `counters`, keys `counterKey.ip`.
+ * (Its own memory store answers a concurrent burst with one shared record,
+ * refusing the whole burst; each increment here answers its own count.)
+ */
+function storeOver(counters: CounterStore, now: () => number = Date.now) {
+  return class CounterStoreAdapter implements FastifyRateLimitStore {
+    incr(
+      address: string,
+      callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
+      timeWindow: number,
+    ): void {
+      counters.increment(counterKey.ip(address), timeWindow).then(
+        ({ count, resetAt }) => callback(null, { current: count, ttl: Math.max(0, resetAt - now()) }),
+        (error: Error) => callback(error),
+      );
+    }
+
+    child(): FastifyRateLimitStore {
+      return this;
+    }
+  };
+}
+
 /** Registers the per-IP limit on the root instance (a no-op per request while `enabled` is false). */
-export const ipRateLimitPlugin = rootPlugin(async (app: FastifyInstance, options: IpLimitOptions) => {
+async function ipRateLimit(app: FastifyInstance, options: IpLimitOptions): Promise<void> {
   const { settings } = options;
   await app.register(fastifyRateLimit, {
     global: false,
     max: () => settings().max,
     timeWindow: () => settings().windowMs,
     skipOnError: false,
-    cache: 10_000,
-    ...(options.redis
-      ? { redis: options.redis as never, nameSpace: options.nameSpace ?? 'voidkey:rate-limit:ip:' }
-      : // The plugin's memory store refuses a whole concurrent burst (see the store's comment).
-        { store: SnapshotMemoryStore }),
+    store: storeOver(options.counters),
   });
   const limit = app.createRateLimit();
   const storeFailed = throttled((facts) =>
@@ -120,21 +138,19 @@ export const ipRateLimitPlugin = rootPlugin(async (app: FastifyInstance, options
     if (!current.enabled || EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) return done();
     check(request, reply, current).then(() => done(), done);
   });
-});
+}
+
+/** The per-IP limit, applying to every route of the instance that registers it. */
+export const ipRateLimitPlugin = fp(ipRateLimit, { name: 'voidkey-ip-rate-limit', fastify: '5.x' });
 
 /** What the per-subject limit needs; `settings` undefined turns it off. */
 export interface SubjectLimitOptions {
   settings: () => Readonly<{ windowMs: number; max: number }> | undefined;
-  store: CounterStore;
+  counters: CounterStore;
   logger: Logger;
   metrics: Pick<BrokerMetrics, 'rateLimitStoreError'>;
   /** Clock, ms (default Date.now). */
   now?: () => number;
-}
-
-/** The store key of an identity: a hash, so no subject is written to a shared store. */
-export function subjectKey(verified: Pick<VerifiedToken, 'iss' | 'sub'>): string {
-  return `subject:${createHash('sha256').update(`${verified.iss}\n${verified.sub}`).digest('hex')}`;
 }
 
 /**
@@ -142,9 +158,7 @@ export function subjectKey(verified: Pick<VerifiedToken, 'iss' | 'sub'>): string
  * within `rateLimit.perSubject`, else throws 429 RATE_LIMIT_EXCEEDED with
  * `retryAfter`. Store failures let the request through (logged, counted).
  */
-export function createSubjectLimiter(
-  options: SubjectLimitOptions,
-): (verified: VerifiedToken) => Promise<void> {
+export function createSubjectLimiter(options: SubjectLimitOptions): SubjectLimiter {
   const now = options.now ?? Date.now;
   const storeFailed = throttled((facts) =>
     options.logger.warn(facts, 'rate-limit store failed; the request is let through'),
@@ -155,7 +169,10 @@ export function createSubjectLimiter(
     let count: number;
     let resetAt: number;
     try {
-      ({ count, resetAt } = await options.store.increment(subjectKey(verified), settings.windowMs));
+      ({ count, resetAt } = await options.counters.increment(
+        counterKey.subject(verified),
+        settings.windowMs,
+      ));
     } catch (error) {
       options.metrics.rateLimitStoreError();
       storeFailed({ err: error, scope: 'subject' });

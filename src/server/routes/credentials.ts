@@ -1,8 +1,10 @@
 /**
  * `/credentials/*`: mint, list keys, list client IdPs. Each handler takes the
  * current CredentialBroker once, so a config reload never changes the rules
- * halfway through a request. Checks run in SPEC §4 order: request shape
- * (schema, 400) → token (401) → policy (403) → mint.
+ * halfway through a request. A mint's refusals, in order (docs/errors.md):
+ * request shape (schema, 400) → token source (400/401) → token (401) →
+ * per-subject limit (429) → policy, replay, provider (403/401/400/502/503,
+ * from the broker) → audit (503); the per-IP limit (429) ran before the route.
  */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -12,7 +14,7 @@ import type { VerifiedToken } from '../../core/types.ts';
 import { type Deadline, requestDeadline, untilDeadline } from './deadline.ts';
 import { presentedToken, queryToken } from './token.ts';
 
-/** Key names as SPEC §4 allows them. */
+/** Key names a mint request may name. */
 export const KEY_NAME_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 
 /**
@@ -36,10 +38,10 @@ export const MintBodySchema = Type.Object(
 type MintBody = Static<typeof MintBodySchema>;
 
 /**
- * Hooks around authentication and minting, for audit, metrics and
- * per-subject rate limits. A hook that throws a BrokerError fails the request
- * with it (e.g. 429 from `authenticated`, 503 from `minted` when an audit
- * record cannot be written).
+ * Hooks around authentication and minting, for audit and metrics. A hook
+ * that throws a BrokerError fails the request with it (e.g. 503 from
+ * `minted` when an audit record cannot be written). A mint refused by the
+ * per-subject limit is a `mintFailed` with that 429 and nothing discarded.
  */
 export interface RequestObserver {
   authenticated?(request: FastifyRequest, verified: VerifiedToken): void | Promise<void>;
@@ -51,6 +53,9 @@ export interface RequestObserver {
   ): void | Promise<void>;
 }
 
+/** The per-subject limit: resolves while the identity is within it, else throws 429. */
+export type SubjectLimiter = (verified: VerifiedToken) => Promise<void>;
+
 /** What every mint event carries. */
 export interface MintEvent {
   verified: VerifiedToken;
@@ -61,11 +66,13 @@ export interface MintEvent {
 export interface CredentialRouteOptions {
   current: () => CredentialBroker;
   observer: RequestObserver;
+  /** The per-subject limit of mints (default: none). */
+  limitSubject?: SubjectLimiter | undefined;
 }
 
 /** Registers `POST /credentials/mint`, `GET /credentials/keys`, `GET /credentials/idp-providers`. */
 export function registerCredentialRoutes(app: FastifyInstance, options: CredentialRouteOptions): void {
-  const { current, observer } = options;
+  const { current, observer, limitSubject } = options;
 
   async function authenticate(
     broker: CredentialBroker,
@@ -79,6 +86,16 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
       return verified;
     } catch (error) {
       await observer.authenticationFailed?.(request, error);
+      throw error;
+    }
+  }
+
+  async function withinSubjectLimit(request: FastifyRequest, verified: VerifiedToken, body: MintBody) {
+    if (!limitSubject) return;
+    try {
+      await limitSubject(verified);
+    } catch (error) {
+      await observer.mintFailed?.(request, { verified, keys: body.keys, error, discarded: [] });
       throw error;
     }
   }
@@ -116,6 +133,7 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
     const deadline = requestDeadline(broker.config.server.requestTimeout);
     try {
       const verified = await authenticate(broker, request, token, deadline);
+      await withinSubjectLimit(request, verified, body);
       return (await mintKeys(broker, request, verified, body, deadline)).response;
     } finally {
       deadline.clear();

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
     });
     assert.deepEqual(out.problems, []);
     assert.deepEqual(out.warnings, [
+      'clientIdentities: no identity is granted any key, so every mint will be refused',
       'accessProviders[0].externalId: has no effect: no key of this provider uses assumeRole (it applies to the assumeRole hop only)',
     ]);
     assert.equal(out.config?.brokerIdp.clientSecret, 'prod-broker-secret');

@@ -166,7 +166,10 @@ describe('issuer key sets: refetch, cool-down, stale-if-error', () => {
     const verifier = makeVerifier([idpConfig(issuer.issuer)]);
     await rejectsUnavailable(verifier.verify(longLived));
     assert.equal(issuer.count('/jwks'), 0);
-    await assert.rejects(verifier.refreshKeys('test-idp'), /discovery document issuer does not equal/);
+    await assert.rejects(
+      verifier.refreshKeys('test-idp'),
+      /discovery document of \S+ names issuer "[^"]+", not the configured/,
+    );
   });
 
   test('an http issuer is refused without allowInsecureIssuers, before any request', async () => {

@@ -4,10 +4,10 @@
  * Outages are shown on a private `redis-server` this file starts on a free
  * port (no persistence) and can kill, or on a port nothing listens on.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { cleanEnv, freePort, spawnProcess, waitForOutput } from '../../helpers/process.ts';
 
 /** The machine's shared Redis. */
 export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -46,17 +46,7 @@ function escapeGlob(text: string): string {
 }
 
 /** A TCP port on 127.0.0.1 that was bound and closed: connecting to it is refused. */
-export function deadPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const deadPort: () => Promise<number> = freePort;
 
 /** True when `redis-server` can be run. */
 export function redisServerAvailable(): boolean {
@@ -79,40 +69,19 @@ export async function startPrivateRedis(
   const port = options.port ?? (await deadPort());
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   if (options.password !== undefined) args.push('--requirepass', options.password);
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitReady(child, exited);
+  const child = spawnProcess({ command: 'redis-server', args, env: cleanEnv() });
+  try {
+    await waitForOutput(child, /Ready to accept connections/, 5000);
+  } catch (error) {
+    await child.stop('SIGKILL');
+    throw new Error(`redis-server ${(error as Error).message}`);
+  }
   const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
   return {
     port,
     url: `redis://${auth}127.0.0.1:${port}`,
     kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+      await child.stop('SIGKILL');
     },
   };
-}
-
-function waitReady(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let settled = false;
-    const timer = setTimeout(() => fail('did not start within 5 s'), 5000);
-    function fail(why: string) {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`redis-server ${why}\n${output}`));
-    }
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (!settled && output.includes('Ready to accept connections')) {
-        settled = true;
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    void exited.then(() => fail('exited'));
-  });
 }
