@@ -230,7 +230,8 @@ describe('a primary demoted behind a standalone URL', { skip }, () => {
     assertReplayStoreDown(await c.call(0, 'POST', '/credentials/mint', { token, ...READ }));
     // The READONLY answer dropped the connection to reconnect (to whatever primary the address leads to now).
     const deadline = Date.now() + 3000;
-    while (!/reconnected to Redis/.test(c.brokers[0]?.output() ?? '') && Date.now() < deadline) await sleep(100);
+    while (!/reconnected to Redis/.test(c.brokers[0]?.output() ?? '') && Date.now() < deadline)
+      await sleep(100);
     assert.match(c.brokers[0]?.output() ?? '', /reconnected to Redis/);
   });
 
