@@ -254,9 +254,10 @@ descriptions when the file's first line names it:
 The path is relative to the YAML file (or an absolute path or URL). The
 schema describes the file as written, before substitution: wherever a
 number, a boolean or a fixed set of words goes, a value that is exactly one
-\`\${…}\` is accepted too, and fields with a default may be left out. A file
-used only through \`includes\` may lack required sections; leave the header
-out of such a fragment. The editor's check is a convenience:
+\`\${…}\` is accepted too, fields with a default may be left out, and no
+top-level section is required, since it may come from \`includes\` (an
+entry such as an identity still needs its own required fields). The
+editor's check is a convenience:
 \`voidkey config validate\` remains the authority (cross-checks and
 warnings are not in the schema). \`schema/policy-tests.schema.json\` does
 the same for the case files of \`voidkey policy test\` (docs/policy.md).

@@ -23,7 +23,7 @@ import type {
   MintResult,
   ProviderConfigs,
 } from './mint/types.ts';
-import { compilePolicy, type Policy } from './policy.ts';
+import { compilePolicy, type Policy } from './policy/subjects.ts';
 import {
   type BrokerTokenSource,
   type Logger,

@@ -10,15 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import {
-  createRemoteJWKSet,
-  customFetch,
-  decodeJwt,
-  errors,
-  generateKeyPair,
-  jwtVerify,
-  SignJWT,
-} from 'jose';
+import { decodeJwt, errors, generateKeyPair, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
+import { peerKeySet } from './jwks.ts';
 import { listenLocal } from './listen.ts';
 
 /** Options of {@link startAzureServer}. */
@@ -102,7 +95,7 @@ interface PeerState {
   stats: AzureServer['stats'];
   calls: AzureCall[];
   faults: number[];
-  jwks: ReturnType<typeof createRemoteJWKSet>;
+  jwks: JWTVerifyGetKey;
   signingKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   /** The service principal's object id, stable for the peer's life. */
   objectId: string;
@@ -111,11 +104,9 @@ interface PeerState {
 /** Starts the endpoint (127.0.0.1, any free port by default); resolves once it listens. */
 export async function startAzureServer(options: AzureServerOptions): Promise<AzureServer> {
   const stats = { requests: 0, tokensIssued: 0, jwksFetches: 0, tokenVerifications: 0 };
-  const jwks = createRemoteJWKSet(new URL(options.jwksUri), {
-    [customFetch]: (url, init) => {
-      stats.jwksFetches++;
-      return fetch(url, init);
-    },
+  const jwks = peerKeySet((signal) => {
+    stats.jwksFetches++;
+    return fetch(options.jwksUri, { signal });
   });
   const { privateKey } = await generateKeyPair('RS256');
   const state: PeerState = {

@@ -11,7 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createRemoteJWKSet, customFetch, decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
+import { decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
+import { peerKeySet } from './jwks.ts';
 import { listenLocal } from './listen.ts';
 
 /** Options of {@link startGcpServer}. */
@@ -305,11 +306,9 @@ function createVerifier(
 ): (token: string) => Promise<JWTPayload> {
   const name = options.workloadIdentityProvider;
   const audiences = options.allowedAudiences ?? [name, `https:${name}`];
-  const jwks = createRemoteJWKSet(new URL(options.jwksUri), {
-    [customFetch]: (url, init) => {
-      stats.jwksFetches++;
-      return fetch(url, init);
-    },
+  const jwks = peerKeySet((signal) => {
+    stats.jwksFetches++;
+    return fetch(options.jwksUri, { signal });
   });
   return async (token) => {
     let iss: unknown;

@@ -5,7 +5,6 @@
  */
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
-import { nativeSignal } from '../core/abort.ts';
 import { isRetryableHttpError, withRetry } from '../core/retry.ts';
 import { type HttpClient, HttpError, type HttpRequest, type HttpResponse } from '../core/types.ts';
 
@@ -44,7 +43,7 @@ export function createHttpClient(dispatcher: Dispatcher = createDispatcher()): H
 async function send(dispatcher: Dispatcher, url: string, req: HttpRequest): Promise<HttpResponse> {
   const timeout = AbortSignal.timeout(req.timeoutMs);
   // AbortSignal.any follows native signals only: a request's light deadline signal is converted.
-  const signal = req.signal ? AbortSignal.any([nativeSignal(req.signal), timeout]) : timeout;
+  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
   try {
     const res = await request(url, {
       dispatcher,

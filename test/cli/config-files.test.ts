@@ -180,3 +180,22 @@ describe('validate warns about what a newcomer gets wrong', () => {
     assert.equal(r.stderr.includes('warning: brokerIdp.clientSecret'), false);
   });
 });
+
+describe('validate and serve agree on trustProxy', () => {
+  test('a list trusting every address is one problem line from both, never a crash at start', () => {
+    writeFileSync(
+      join(dir, 'trust-all.yaml'),
+      config('  clientSecret: not-a-secret-x').replace('server: {', 'server: { trustProxy: ["0.0.0.0/0"],'),
+    );
+    const expected = [
+      "server.trustProxy: this list trusts every address, which is refused like `true`: anyone could choose their IP address (and rate-limit bucket) through X-Forwarded-For; list only your proxies' CIDRs",
+    ];
+    const validate = voidkey(['config', 'validate', '--config', 'trust-all.yaml']);
+    assert.equal(validate.code, 1);
+    assert.deepEqual(problems(validate.stderr), expected);
+    const serve = voidkey(['serve', '--config', 'trust-all.yaml']);
+    assert.equal(serve.code, 1);
+    assert.deepEqual(problems(serve.stderr), expected);
+    assert.doesNotMatch(serve.stderr, /invalid range|TypeError|at /);
+  });
+});

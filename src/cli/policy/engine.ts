@@ -2,14 +2,13 @@
  * What the policy commands need from the broker's compiled policy, in the
  * shape they print and compare: the decision for one set of claims, key by
  * key, with who granted and who denied it. Everything is decided by core's
- * policy; this file only asks it and names the parts.
+ * policy (the one `serve` compiles); this file only asks it and names the parts.
  */
 import type { Config } from '../../core/config/index.ts';
 import type { ClientIdpConfig } from '../../core/config/schema.ts';
-import { compilePolicy } from '../../core/policy.ts';
-import type { REASON_CODES } from './test-file.ts';
+import { compilePolicy, type Explanation, type ReasonCode } from '../../core/policy/index.ts';
 
-export type ReasonCode = (typeof REASON_CODES)[number];
+export type { Explanation, ReasonCode } from '../../core/policy/index.ts';
 
 /** How one key was decided. */
 export interface KeyOutcome {
@@ -41,38 +40,54 @@ export interface OfflinePolicy {
   idp(name: string): ClientIdpConfig | undefined;
   /** The client IdP whose issuer is `iss`, if configured. */
   idpForIssuer(iss: string): ClientIdpConfig | undefined;
-  /** Decides `requested` (or everything grantable) for `claims` presented through `idp`. */
+  /** Decides `requested` (or everything M grants) for `claims` presented through `idp`. */
   evaluate(idp: string, claims: Readonly<Record<string, unknown>>, requested?: readonly string[]): Evaluation;
+  /** The full (operator-only) explanation of `requested`, or of every key an identity of `idp` grants. */
+  explain(idp: string, claims: Readonly<Record<string, unknown>>, requested?: readonly string[]): Explanation;
   /** Labels of every identity, deny rule and catalog key, for coverage. */
   readonly inventory: { identities: string[]; denyRules: string[]; catalogKeys: string[] };
 }
 
 /** Compiles `config`'s policy for offline questions. */
 export function compileOffline(config: Config): OfflinePolicy {
-  const policy = compilePolicy(config.clientIdentities);
+  const policy = compilePolicy(config);
+  const { rules } = policy;
   const idps = config.clientIdps as readonly ClientIdpConfig[];
-  const labels = new Map(config.clientIdentities.map((c, i) => [c, `clientIdentities[${i}]`]));
+  const identities = [...rules.idps.values()].flatMap((r) => r.identities);
   return {
     idp: (name) => idps.find((i) => i.name === name),
     idpForIssuer: (iss) => idps.find((i) => i.issuer === iss),
-    inventory: { identities: [...labels.values()], denyRules: [], catalogKeys: [] },
+    inventory: {
+      identities: [...identities].sort((a, b) => a.index - b.index).map((i) => i.label),
+      denyRules: [...rules.idps.values()].flatMap((r) => r.denies.map((d) => d.name)),
+      catalogKeys: [...rules.catalog.keys()],
+    },
     evaluate(idp, claims, requested) {
-      const sub = typeof claims.sub === 'string' ? claims.sub : '';
-      const identity = policy.findIdentity({ idp, sub });
-      const config_ = config.clientIdentities.find((c) => c.idp === idp && c.subject === sub);
-      const label = config_ === undefined ? undefined : labels.get(config_);
-      const granted = identity ? [...identity.keys.keys()] : [];
+      const token = { idp, claims };
+      const listed = policy.keysFor(token);
+      const decision = policy.authorize(token, requested ?? policy.grantable(token));
       const keys = new Map<string, KeyOutcome>();
-      for (const name of requested ?? granted) {
-        const key = identity?.keys.get(name);
-        keys.set(name, {
-          reason: identity === undefined ? 'no_identity_matched' : key ? undefined : 'key_not_granted',
-          grantedBy: key && label ? [label] : [],
-          deniedBy: [],
-          rendered: key ? { ...key } : undefined,
-        });
+      for (const [name, o] of Object.entries(decision.outcomes)) {
+        keys.set(
+          name,
+          o.granted
+            ? { reason: undefined, grantedBy: o.grantedBy, deniedBy: [], rendered: o.key }
+            : { reason: o.reason, grantedBy: o.grantedBy, deniedBy: o.deniedBy, rendered: undefined },
+        );
       }
-      return { matched: label ? [label] : [], denyRules: [], keys, listable: granted };
+      return {
+        matched: decision.matched,
+        denyRules: policy.matchingDenyRules(token),
+        keys,
+        listable: listed.keys.map((k) => k.name),
+      };
+    },
+    explain(idp, claims, requested) {
+      const keys = new Set<string>();
+      for (const identity of rules.idps.get(idp)?.identities ?? []) {
+        for (const name of identity.keys.keys()) keys.add(name);
+      }
+      return policy.explain({ idp, claims }, requested ?? [...keys], 'full');
     },
   };
 }

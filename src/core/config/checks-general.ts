@@ -16,14 +16,79 @@ function isAddressOrCidr(value: string): boolean {
   return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+/** Bits of an address as a number, and its width; IPv4-mapped IPv6 (`::ffff:a.b.c.d`) counts as IPv4. */
+function addressBits(addr: string): { value: bigint; width: 32 | 128 } {
+  if (isIP(addr) === 4) {
+    return { value: addr.split('.').reduce((n, part) => (n << 8n) | BigInt(Number(part)), 0n), width: 32 };
+  }
+  const [head = '', tail = ''] = addr.split('::') as [string, string?];
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  const expand = (parts: string[]) =>
+    parts.flatMap((g) => {
+      if (!g.includes('.')) return [g];
+      const v4 = addressBits(g).value;
+      return [(v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16)];
+    });
+  const left = expand(groups(head));
+  const right = expand(groups(tail));
+  const all = addr.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return { value: all.reduce((n, g) => (n << 16n) | BigInt(Number.parseInt(g, 16)), 0n), width: 128 };
+}
+
+const MAPPED_V4 = 0xffffn << 32n;
+
+/**
+ * True when the addresses and CIDRs of `list` together cover every IPv4 or
+ * every IPv6 address (`0.0.0.0/0`, `::/0`, or complementary halves such as
+ * `0.0.0.0/1` + `128.0.0.0/1`): such a list trusts any client, like `true`.
+ */
+export function trustsEveryone(list: readonly string[]): boolean {
+  const ranges: Record<32 | 128, [bigint, bigint][]> = { 32: [], 128: [] };
+  for (const entry of list) {
+    if (PROXY_NAMES.has(entry) || !isAddressOrCidr(entry)) continue;
+    const [addr = '', prefixText] = entry.split('/');
+    const { value, width } = addressBits(addr);
+    const prefix = BigInt(prefixText === undefined ? width : Number(prefixText));
+    const size = 1n << (BigInt(width) - prefix);
+    const start = value - (value % size);
+    ranges[width].push([start, start + size - 1n]);
+    // An IPv4-mapped IPv6 range also covers the IPv4 clients it maps.
+    if (width === 128 && start >> 32n === 0xffffn && start + size - 1n <= (MAPPED_V4 | 0xffffffffn)) {
+      ranges[32].push([start - MAPPED_V4, start + size - 1n - MAPPED_V4]);
+    } else if (width === 128 && start <= MAPPED_V4 && start + size - 1n >= (MAPPED_V4 | 0xffffffffn)) {
+      ranges[32].push([0n, 0xffffffffn]);
+    }
+  }
+  const covers = (list: [bigint, bigint][], width: number): boolean => {
+    let next = 0n;
+    for (const [start, end] of list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+      if (start > next) return false;
+      if (end + 1n > next) next = end + 1n;
+    }
+    return next >= 1n << BigInt(width);
+  };
+  return covers(ranges[32], 32) || covers(ranges[128], 128);
+}
+
 function checkServer(server: Loose, report: Report): void {
   const trust = server.trustProxy;
   if (Array.isArray(trust)) {
+    let valid = true;
     for (const [i, entry] of trust.entries()) {
       const s = str(entry);
       if (s !== undefined && !isAddressOrCidr(s)) {
+        valid = false;
         report.error(['server', 'trustProxy', i], 'must be an IP address or CIDR (e.g. 10.0.0.0/8)');
       }
+    }
+    if (valid && trustsEveryone(trust.filter((e): e is string => typeof e === 'string'))) {
+      report.error(
+        ['server', 'trustProxy'],
+        'this list trusts every address, which is refused like `true`: anyone could choose their IP ' +
+          "address (and rate-limit bucket) through X-Forwarded-For; list only your proxies' CIDRs",
+      );
     }
   }
   const origins = map(server.cors).origins;
@@ -181,6 +246,7 @@ export function parseHostPort(text: string): { host: string; port: number } | un
 function warnNothingGranted(config: Loose, report: Report): void {
   const granted = entries(config.clientIdentities).some(([, identity]) => {
     const keys = identity.keys;
+    if (Array.isArray(identity.grants) && identity.grants.length > 0) return true;
     return typeof keys === 'object' && keys !== null && Object.keys(keys).length > 0;
   });
   if (!granted) {

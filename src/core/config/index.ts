@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { checkGeneral } from './checks-general.ts';
 import { checkIdentities } from './checks-keys.ts';
+import { checkPolicyRules } from './checks-policy.ts';
 import { checkProviders } from './checks-providers.ts';
 import { loadFile } from './includes.ts';
 import { dropNulls, isMap } from './merge.ts';
@@ -86,9 +87,12 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   blockUnresolved(data, [], report);
   const defaulted = Value.Default(ConfigSchema, data) as Record<string, unknown>;
   validateSchema(defaulted, report);
+  // The policy compiler reads typed data: it runs only on a config the schema accepts.
+  const schemaValid = !report.hasProblems;
   checkGeneral(defaulted, report);
   checkProviders(defaulted, report);
   checkIdentities(defaulted, report);
+  if (schemaValid) checkPolicyRules(defaulted, report);
   if (report.hasProblems) throw new ConfigError(report.problems(), report.warnings());
   // A copy whose strings are its own: strings the YAML parser returns are slices of the file's
   // text and keep all of it alive (3.2 MiB of heap with 10,000 identities, measured).

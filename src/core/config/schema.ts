@@ -45,6 +45,9 @@ const Literals = <T extends readonly string[]>(values: T, description: string, d
     { description, ...(def === undefined ? {} : { default: def }) },
   ) as unknown as TSchema;
 
+/** Most proxy hops `trustProxy` may count: more is a mistake, and would trust client-written addresses. */
+export const MAX_PROXY_HOPS = 10;
+
 export const ServerSchema = Type.Object(
   {
     host: Type.String({ description: 'Address to listen on.', default: '0.0.0.0' }),
@@ -52,12 +55,12 @@ export const ServerSchema = Type.Object(
     trustProxy: Type.Union(
       [
         Type.Literal(false),
-        Type.Integer({ minimum: 0, description: 'number of proxy hops to trust' }),
+        Type.Integer({ minimum: 0, maximum: MAX_PROXY_HOPS, description: 'number of proxy hops to trust' }),
         Type.Array(Type.String({ minLength: 1 }), { description: 'CIDRs or addresses of trusted proxies' }),
       ],
       {
         description:
-          'Whose `X-Forwarded-For` to believe: `false`, a hop count, or a list of proxy CIDRs. `true` is refused: it trusts any client.',
+          'Whose `X-Forwarded-For` to believe: `false`, a hop count (at most 10), or a list of proxy CIDRs. `true` is refused: it trusts any client; so is a list that together covers every address (`0.0.0.0/0`, `::/0`, `0.0.0.0/1` with `128.0.0.0/1`, `::ffff:0:0/96`).',
         default: false,
       },
     ),
@@ -73,7 +76,10 @@ export const ServerSchema = Type.Object(
       'Permit `http://` issuers and provider endpoints. Development only; warned at every start.',
       false,
     ),
-    explain: Bool('Reserved for policy explanations.', false),
+    explain: Bool(
+      'Policy explanations for callers: `details.explanation` on 403s and `POST /credentials/explain`. Reveals key and identity names to every token of an IdP.',
+      false,
+    ),
     tls: Type.Optional(
       Type.Object(
         {
@@ -127,6 +133,36 @@ export const BrokerIdpSchema = Type.Object(
   { ...strict, description: 'The broker’s own identity (client-credentials grant).' },
 );
 
+const KEY_NAME_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+
+/** A claim condition: scalar, list of scalars, or a one-operator map (checked in detail by the policy compiler). */
+function ConditionSchema() {
+  const scalar = Type.Union([Type.String(), Type.Integer(), Type.Boolean()]);
+  return Type.Union(
+    [
+      scalar,
+      Type.Array(scalar, { minItems: 1, maxItems: 64 }),
+      Type.Record(Type.String(), Type.Unknown(), {
+        description:
+          'equals | glob | regex | not | present | containsAll | every, optionally with ignoreCase',
+      }),
+    ],
+    {
+      description:
+        'A value (equals), a list (equals any), or { equals | glob | regex | not | present | containsAll | every: … , ignoreCase? }.',
+    },
+  );
+}
+
+/** `match`: one branch (claim → condition, ANDed) or a list of branches (ORed). */
+const MatchSchema = Type.Union(
+  [
+    Type.Record(Type.String(), ConditionSchema()),
+    Type.Array(Type.Record(Type.String(), ConditionSchema()), { minItems: 1, maxItems: 16 }),
+  ],
+  { description: 'Claim conditions: a map is one branch (AND); a list of maps is OR of branches (≤ 16).' },
+);
+
 export const ClientIdpSchema = Type.Object(
   {
     name: Str('Name used by `clientIdentities[].idp`.'),
@@ -154,6 +190,18 @@ export const ClientIdpSchema = Type.Object(
       1,
     ),
     oneTimeUse: Bool('Each token (by iss + jti) mints once, across all instances.', false),
+    require: Type.Optional(
+      Type.Record(Type.String(), ConditionSchema(), {
+        description: 'Claim conditions ANDed into every identity and deny rule of this IdP.',
+      }),
+    ),
+    tenantClaims: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description:
+          'Marks this issuer as multi-tenant: every rule must pin one of these claims (or another tenant claim).',
+      }),
+    ),
   },
   strict,
 );
@@ -200,13 +248,48 @@ export const KeySchema = Type.Object(
   strict,
 );
 
+const KeyMap = (description: string, def?: object) =>
+  Type.Record(Type.String({ pattern: KEY_NAME_PATTERN }), KeySchema, {
+    description,
+    ...(def === undefined ? {} : { default: def }),
+  });
+
 export const ClientIdentitySchema = Type.Object(
   {
-    subject: Str('Exact `sub` claim.'),
-    idp: Str('Name of the client IdP this subject belongs to.'),
-    keys: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), KeySchema, {
-      description: 'Named keys this identity may mint.',
+    name: Type.Optional(
+      Str('Unique name (required with `match`); used by explain, audit, tests and includes.'),
+    ),
+    subject: Type.Optional(Str('Exact `sub` claim (today’s form; mutually exclusive with `match`).')),
+    idp: Str('Name of the client IdP this identity belongs to.'),
+    match: Type.Optional(MatchSchema),
+    grants: Type.Optional(
+      Type.Array(Type.String({ pattern: KEY_NAME_PATTERN }), {
+        minItems: 1,
+        description: 'Names of catalog keys (top-level `keys`) this identity may mint.',
+      }),
+    ),
+    keys: KeyMap('Named keys this identity may mint (inline recipes).', {}),
+  },
+  strict,
+);
+
+export const DenyRuleSchema = Type.Object(
+  {
+    name: Str('Unique name; shown in explanations and audit.'),
+    idp: Type.Union([Str('one IdP'), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
+      description: 'IdP name(s) this rule applies to.',
     }),
+    match: MatchSchema,
+    keys: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description: 'Key names this rule removes, or `"*"` for every key.',
+    }),
+    message: Type.Optional(Type.String({ description: 'Shown with the rule in explanations.' })),
+    onMissingClaim: Literals(
+      ['deny', 'skip'] as const,
+      'A condition on a missing or unusable claim: `deny` counts it as matched (fail closed); `skip` makes only that condition false.',
+      'deny',
+    ),
   },
   strict,
 );
@@ -403,8 +486,15 @@ export const ConfigSchema = Type.Object(
       description: 'Where credentials are minted.',
       default: [],
     }),
+    keys: Type.Optional(
+      KeyMap('Key catalog: one name, one recipe; identities grant them by name (`grants`).'),
+    ),
     clientIdentities: Type.Array(ClientIdentitySchema, {
-      description: 'Which subject (of which IdP) may mint which keys.',
+      description: 'Which identity (exact subject, or claim rules) of which IdP may mint which keys.',
+      default: [],
+    }),
+    denyRules: Type.Array(DenyRuleSchema, {
+      description: 'Rules that remove keys from matching tokens; no grant overrides them.',
       default: [],
     }),
     rateLimit: RateLimitSchema,
@@ -428,6 +518,14 @@ export type AccessProviderConfig = Static<typeof AccessProviderSchema> & {
 };
 export type KeyConfig = Static<typeof KeySchema>;
 export type ClientIdentityConfig = Static<typeof ClientIdentitySchema>;
+export type DenyRuleConfig = Static<typeof DenyRuleSchema> & { onMissingClaim: 'deny' | 'skip' };
+/** A claim condition as written in the config. */
+export type ConditionConfig =
+  | string
+  | number
+  | boolean
+  | Array<string | number | boolean>
+  | Record<string, unknown>;
 export type RateLimitConfig = Static<typeof RateLimitSchema>;
 export type LoggingConfig = Static<typeof LoggingSchema> & {
   level: 'debug' | 'info' | 'warn' | 'error';

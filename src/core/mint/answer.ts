@@ -3,7 +3,6 @@
  * to environment variables, expiries as ISO strings, and the audit entries.
  */
 import type { KeyConfig } from '../config/schema.ts';
-import { isoTime } from '../iso-time.ts';
 import type { AccessProvider, MintOutput } from '../types.ts';
 import type { KeyPlan, MintedKeyAudit, MintResult } from './types.ts';
 
@@ -55,7 +54,7 @@ export function shapeAnswer(minted: readonly MintedKey[], subject: string, now: 
   let earliestIso = '';
   for (const entry of minted) {
     const { plan, output } = entry;
-    const expiresAt = isoTime(output.expiresAt);
+    const expiresAt = output.expiresAt.toISOString();
     credentials[plan.name] = mapOutputs(plan.key, plan.provider, output.fields);
     keyExpiresAt[plan.name] = expiresAt;
     audit.push(auditEntry(entry, expiresAt));
@@ -70,7 +69,7 @@ export function shapeAnswer(minted: readonly MintedKey[], subject: string, now: 
       credentials,
       expiresAt: earliestIso,
       subject,
-      issuedAt: isoTime(now),
+      issuedAt: now.toISOString(),
       keyExpiresAt,
     },
     audit,
@@ -83,7 +82,7 @@ export function shapeAnswer(minted: readonly MintedKey[], subject: string, now: 
  */
 export function auditEntry(
   { plan, output }: MintedKey,
-  expiresAt: string = isoTime(output.expiresAt),
+  expiresAt: string = output.expiresAt.toISOString(),
 ): MintedKeyAudit {
   const { role, serviceAccount, sessionName, accessKeyId, upstreamRequestId } = output.audit;
   // Field order as written to the audit log; expiresAt last.

@@ -4,7 +4,7 @@
  */
 import type { ClientIdpConfig } from '../config/schema.ts';
 import { SubjectNotFoundError } from '../errors.ts';
-import type { Policy, Principal } from '../policy.ts';
+import type { Policy, Principal } from '../policy/subjects.ts';
 import { listedMaximum, type Providers } from './plan.ts';
 import type { IdpProviderList, KeyList, ProviderConfigs } from './types.ts';
 

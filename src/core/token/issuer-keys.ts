@@ -1,19 +1,19 @@
 /**
- * One issuer's signing keys: a jose remote key set whose fetch is ours. jose
- * decides when it wants keys (cache age, unknown `kid`); the fetch below
- * decides whether the network is touched, on the broker's clock:
+ * One issuer's signing keys: the only key-set cache. jose gets the checked set
+ * as `createLocalJWKSet`; this class decides when the network is touched:
  *
+ * - the set is refreshed once older than `ttl`, or after an unknown `kid`;
  * - at most one attempt per cool-down, successful or not, and concurrent
  *   callers share the attempt in flight;
  * - each download goes through the HttpClient (no redirects, 512 KiB cap,
  *   timeout), then the key-set checks; jose only ever sees the filtered set;
  * - when an attempt fails, the last good set is served until `staleIfError`
- *   seconds after it was fetched (jose alone would fail once past its cache
- *   age); after that, or before any success, the keys are unavailable (503).
+ *   seconds after it was fetched; after that, or before any success, the keys
+ *   are unavailable (503).
  */
-import { createRemoteJWKSet, customFetch, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { ClientIdpConfig } from '../config/schema.ts';
-import { DiscoveryError, discoveryUrl, fetchDiscovery, isAllowedUrl } from '../discovery.ts';
+import { DiscoveryError, fetchDiscovery, isAllowedUrl } from '../discovery.ts';
 import type { HttpClient, Logger, Telemetry } from '../types.ts';
 import { checkKeySet } from './keyset.ts';
 import { KeySetUnavailableError } from './map-error.ts';
@@ -49,8 +49,7 @@ interface Attempt {
 
 export class IssuerKeys {
   readonly #o: IssuerKeysOptions;
-  #remote: ReturnType<typeof createRemoteJWKSet> | undefined;
-  #good: { jwks: JSONWebKeySet; fetchedAt: number } | undefined;
+  #good: { jwks: JSONWebKeySet; fetchedAt: number; getKey: JWTVerifyGetKey } | undefined;
   #attempt: Attempt | undefined;
   #inFlight: Promise<JSONWebKeySet> | undefined;
   #discoveredJwksUri: string | undefined;
@@ -67,20 +66,14 @@ export class IssuerKeys {
 
   /** The key resolver for jwtVerify, refreshed first when the set is older than `ttl`. */
   async resolver(): Promise<JWTVerifyGetKey> {
-    return this.freshResolver() ?? this.#reloaded();
+    return this.freshResolver() ?? this.#resolverOf(await this.#obtain());
   }
 
-  /** The key resolver when the set is younger than `ttl` (the common case: nothing to wait for), else undefined. */
+  /** The key resolver when the set is younger than `ttl` (nothing to wait for), else undefined. */
   freshResolver(): JWTVerifyGetKey | undefined {
     const good = this.#good;
     if (!good || this.#o.now() - good.fetchedAt >= this.#o.jwks.ttl * 1000) return undefined;
-    return this.#remoteSet();
-  }
-
-  async #reloaded(): Promise<JWTVerifyGetKey> {
-    const remote = this.#remoteSet();
-    await remote.reload();
-    return remote;
+    return good.getKey;
   }
 
   /**
@@ -89,7 +82,7 @@ export class IssuerKeys {
    */
   async refetchForUnknownKid(generationBefore: number): Promise<boolean> {
     if (this.#generation === generationBefore && !this.#inFlight && this.#coolingDown()) return false;
-    await this.#remoteSet().reload();
+    await this.#obtain();
     return this.#generation !== generationBefore;
   }
 
@@ -104,7 +97,6 @@ export class IssuerKeys {
         `keys of ${this.#o.idp.issuer} unavailable: ${error ?? 'unknown error'}`,
       );
     }
-    await this.#remoteSet().reload();
     return this.#good.jwks.keys.length;
   }
 
@@ -127,36 +119,20 @@ export class IssuerKeys {
       : { status: 'unhealthy', error };
   }
 
-  #remoteSet(): ReturnType<typeof createRemoteJWKSet> {
-    if (this.#remote) return this.#remote;
-    const { idp, jwks, httpTimeout } = this.#o;
-    let label: URL;
-    try {
-      // jose keys its cache by this URL; the real one is resolved in #download (it may need discovery).
-      label = new URL(idp.jwksUri ?? discoveryUrl(idp.issuer));
-    } catch (cause) {
-      throw new KeySetUnavailableError(`issuer ${idp.issuer} has no usable JWKS URL`, { cause });
-    }
-    this.#remote = createRemoteJWKSet(label, {
-      cacheMaxAge: jwks.ttl * 1000,
-      cooldownDuration: jwks.cooldown * 1000,
-      timeoutDuration: httpTimeout,
-      [customFetch]: async (_url, init) => {
-        const set = await this.#obtain(init.signal);
-        return new Response(JSON.stringify(set), {
-          status: 200,
-          headers: { 'content-type': 'application/json' },
-        });
-      },
-    });
-    return this.#remote;
+  /** The resolver of `jwks`: the cached one when it is the current good set. */
+  #resolverOf(jwks: JSONWebKeySet): JWTVerifyGetKey {
+    const good = this.#good;
+    return good && good.jwks === jwks ? good.getKey : createLocalJWKSet(jwks);
   }
 
-  /** What jose's fetch gets: the shared attempt, the cached set within the cool-down, or a new attempt. */
-  #obtain(signal: AbortSignal): Promise<JSONWebKeySet> {
+  /**
+   * The shared attempt, the cached set within the cool-down, or a new attempt.
+   * No caller's signal: the download is shared, and the HttpClient times it out.
+   */
+  #obtain(): Promise<JSONWebKeySet> {
     if (this.#inFlight) return this.#inFlight;
     if (this.#coolingDown()) return Promise.resolve(this.#cached());
-    return this.#attemptDownload(signal);
+    return this.#attemptDownload(undefined);
   }
 
   #attemptDownload(signal: AbortSignal | undefined): Promise<JSONWebKeySet> {
@@ -175,7 +151,7 @@ export class IssuerKeys {
 
   #succeeded(jwks: JSONWebKeySet): JSONWebKeySet {
     const now = this.#o.now();
-    this.#good = { jwks, fetchedAt: now };
+    this.#good = { jwks, fetchedAt: now, getKey: createLocalJWKSet(jwks) };
     this.#attempt = { at: this.#attempt?.at ?? now, ok: true };
     this.#generation++;
     this.#o.telemetry.jwksFetch(this.#o.idp.issuer, 'success');

@@ -1,17 +1,13 @@
 /**
- * Client-token verification (SPEC §3) as a sequence of steps: pre-parse
- * without keys or network → pick the issuer by exact `iss` (an unknown one is
- * refused before any fetch) → check `alg` against that issuer's list → get its
- * keys → jose verifies the signature → the registered claims (`iss`, `aud`,
- * `iat`, `nbf`, `exp`, with jose's rules and in its order) → the broker's own
- * claim rules (`iat` in the future, lifetime, `sub`). Every failure leaves
- * through mapVerificationError as a 401 or a 503.
- *
- * The claims are read once, by the pre-parser (strict JSON); jose checks only
- * the signature (compactVerify) over the same bytes. jwtVerify would decode and
- * parse the payload a second time to check the claims this file checks anyway.
+ * Client-token verification as a sequence of steps: pre-parse without keys or
+ * network → pick the issuer by exact `iss` (an unknown one is refused before
+ * any fetch) → check `alg` against that issuer's list → get its keys → jose's
+ * jwtVerify checks the signature and the registered claims (`iss`, `aud`,
+ * `iat`, `nbf`, `exp`, clock tolerance) → the broker's own claim rules (`iat`
+ * in the future, lifetime, `sub`). Every failure leaves through
+ * mapVerificationError as a 401 or a 503.
  */
-import { compactVerify, errors, type JWTPayload, type VerifyOptions } from 'jose';
+import { errors, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { ALLOWED_ALGORITHMS, type ClientIdpConfig } from '../config/schema.ts';
 import { InvalidTokenError, ServiceUnavailableError } from '../errors.ts';
 import { type Logger, noTelemetry, silentLogger, type Telemetry, type VerifiedToken } from '../types.ts';
@@ -39,11 +35,11 @@ export function createTokenVerifier(options: VerifierOptions): ClientTokenVerifi
       const idp = selectIdp(byIssuer, payload);
       idpName = idp.name;
       if (!algorithmsOf(idp).includes(header.alg)) throw new InvalidTokenError('algorithm_not_allowed');
-      await verifyWithIssuerKeys(token, idp, keys.get(idp), signal);
-      const claims = payload as JWTPayload;
-      const nowSeconds = Math.floor(now() / 1000);
-      checkRegisteredClaims(claims, idp, nowSeconds);
-      checkBrokerClaims(claims, idp, nowSeconds);
+      const nowMs = now();
+      await verifyWithIssuerKeys(token, idp, keys.get(idp), nowMs, signal);
+      // The pre-parser's strict reading of the claims is the one the broker uses.
+      const claims = payload as JWTPayload & { exp: number };
+      checkBrokerClaims(claims, idp, Math.floor(nowMs / 1000));
       telemetry.tokenVerification(idp.name, 'success', 'ok');
       return toVerifiedToken(idp, claims);
     } catch (err) {
@@ -130,79 +126,51 @@ function selectIdp(byIssuer: ReadonlyMap<string, ClientIdpConfig>, payload: Reco
   return idp;
 }
 
-/** Checks the token's signature with the issuer's keys (jose); resolves once it holds. */
+/** jose checks the signature with the issuer's keys, then the registered claims at `nowMs`. */
 async function verifyWithIssuerKeys(
   token: string,
   idp: ClientIdpConfig,
   keys: IssuerKeys,
+  nowMs: number,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const options = verifyOptions(idp);
-  const getKey = keys.freshResolver() ?? (await abortable(keys.resolver(), signal));
+  const options: JWTVerifyOptions = { ...verifyOptions(idp), currentDate: new Date(nowMs) };
+  const current = async () => keys.freshResolver() ?? (await abortable(keys.resolver(), signal));
+  const run = (getKey: JWTVerifyGetKey) => withKeyCandidates(getKey, (key) => jwtVerify(token, key, options));
+  const first = await current();
   const generation = keys.generation;
-  const run = () => withKeyCandidates(getKey, (key) => compactVerify(token, key, options));
   try {
-    await run();
+    await run(first);
   } catch (err) {
     // An unknown kid may mean the issuer rotated its keys: one refetch per cool-down, then one retry.
     if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
     if (!(await abortable(keys.refetchForUnknownKid(generation), signal))) throw err;
-    await run();
+    await run(await current());
   }
 }
 
-const optionsByIdp = new WeakMap<ClientIdpConfig, Readonly<VerifyOptions>>();
+const optionsByIdp = new WeakMap<ClientIdpConfig, Readonly<JWTVerifyOptions>>();
 
-/** compactVerify's options for `idp`, built once per IdP config. */
-function verifyOptions(idp: ClientIdpConfig): VerifyOptions {
+/** jwtVerify's options for `idp` apart from the clock, built once per IdP config. */
+function verifyOptions(idp: ClientIdpConfig): Readonly<JWTVerifyOptions> {
   let options = optionsByIdp.get(idp);
   if (!options) {
-    options = Object.freeze({ algorithms: [...algorithmsOf(idp)] });
+    const audience = idp.allowAnyAudience ? undefined : idp.audience;
+    options = Object.freeze({
+      algorithms: [...algorithmsOf(idp)],
+      issuer: idp.issuer,
+      ...(audience === undefined
+        ? {}
+        : { audience: typeof audience === 'string' ? audience : [...audience] }),
+      clockTolerance: idp.clockTolerance,
+      requiredClaims: ['exp'],
+    });
     optionsByIdp.set(idp, options);
   }
   return options;
 }
 
-/**
- * The registered claims, as jose's jwtVerify checks them and in the same
- * order (so a token wrong in several ways gets the same reason): presence of
- * `aud` (when an audience is configured) and `exp`; the `aud` value; `iat`,
- * `nbf`, `exp` numeric, `nbf` not in the future and `exp` not past, both with
- * the IdP's clock tolerance. (`iss`, which jose checks first, chose `idp` by
- * exact match in selectIdp, so it is present and equal here.)
- */
-function checkRegisteredClaims(
-  claims: JWTPayload,
-  idp: ClientIdpConfig,
-  nowSeconds: number,
-): asserts claims is JWTPayload & { exp: number } {
-  const audience = idp.allowAnyAudience ? undefined : idp.audience;
-  if (audience !== undefined && !Object.hasOwn(claims, 'aud'))
-    throw new InvalidTokenError('audience_mismatch');
-  if (!Object.hasOwn(claims, 'exp')) throw new InvalidTokenError('claim_invalid');
-  if (audience !== undefined && !hasAudience(claims.aud, audience)) {
-    throw new InvalidTokenError('audience_mismatch');
-  }
-  const { iat, nbf, exp } = claims;
-  if (iat !== undefined && typeof iat !== 'number') throw new InvalidTokenError('claim_invalid');
-  if (nbf !== undefined) {
-    if (typeof nbf !== 'number') throw new InvalidTokenError('claim_invalid');
-    if (nbf > nowSeconds + idp.clockTolerance) throw new InvalidTokenError('token_not_yet_valid');
-  }
-  if (typeof exp !== 'number') throw new InvalidTokenError('claim_invalid');
-  if (exp <= nowSeconds - idp.clockTolerance) throw new InvalidTokenError('token_expired');
-}
-
-/** `aud` (a string or an array) names one of the accepted audiences. */
-function hasAudience(aud: unknown, audience: string | readonly string[]): boolean {
-  if (typeof audience === 'string') {
-    return typeof aud === 'string' ? aud === audience : Array.isArray(aud) && aud.includes(audience);
-  }
-  if (typeof aud === 'string') return audience.includes(aud);
-  return Array.isArray(aud) && audience.some((one) => aud.includes(one));
-}
-
-/** Rules jose does not apply: `iat` in the future, lifetime cap, `sub` shape (after the registered claims). */
+/** Rules jose does not have: `iat` in the future, lifetime cap, `sub` shape (after the registered claims). */
 function checkBrokerClaims(
   claims: JWTPayload & { exp: number },
   idp: ClientIdpConfig,

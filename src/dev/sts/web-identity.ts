@@ -6,8 +6,9 @@
  * a benchmark replaying one broker token pays for the signature once.
  */
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, customFetch, decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
+import { decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
 import type { HttpClient } from '../../core/types.ts';
+import { peerKeySet } from '../jwks.ts';
 import { StsFault } from './xml.ts';
 
 /** What STS learns from a valid token. */
@@ -39,11 +40,11 @@ export function createWebIdentityVerifier(
   options: WebIdentityOptions,
 ): (token: string) => Promise<WebIdentity> {
   const audiences = Array.isArray(options.audience) ? options.audience : [options.audience];
-  const jwks = createRemoteJWKSet(new URL(options.jwksUri), {
-    [customFetch]: (url, init) => {
-      options.stats.jwksFetches++;
-      return options.http ? fetchWith(options.http, url, init.signal) : fetch(url, init);
-    },
+  const jwks = peerKeySet((signal) => {
+    options.stats.jwksFetches++;
+    return options.http
+      ? fetchWith(options.http, options.jwksUri, signal)
+      : fetch(options.jwksUri, { signal });
   });
   const remembered = new Map<string, WebIdentity>();
 

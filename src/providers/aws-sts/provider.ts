@@ -9,7 +9,6 @@
 import { AssumeRoleCommand, type Credentials } from '@aws-sdk/client-sts';
 import type { AccessProviderConfig } from '../../core/config/schema.ts';
 import { UpstreamError } from '../../core/errors.ts';
-import { isoTime } from '../../core/iso-time.ts';
 import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../core/providers-meta.ts';
 import {
   type AccessProvider,
@@ -201,7 +200,7 @@ function output(answer: StsAnswer, role: string | undefined, sessionName: string
       AccessKeyId: c.AccessKeyId,
       SecretAccessKey: c.SecretAccessKey,
       SessionToken: c.SessionToken,
-      Expiration: isoTime(c.Expiration),
+      Expiration: c.Expiration.toISOString(),
     },
     expiresAt: c.Expiration,
     audit,

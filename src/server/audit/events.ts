@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { BrokerError, ForbiddenError, InvalidTokenError, type MintFailure } from '../../core/errors.ts';
-import { isoTime } from '../../core/iso-time.ts';
 import type { MintedKeyAudit } from '../../core/mint.ts';
 import type { VerifiedToken } from '../../core/types.ts';
 
@@ -89,7 +88,7 @@ function presentedTokenHash(request: FastifyRequest): string | undefined {
  */
 function base(request: FastifyRequest, eventType: AuditEventType): AuditEvent {
   const agent = request.headers['user-agent'];
-  const event = { timestamp: isoTime(new Date()), eventType, clientIp: request.ip } as AuditEvent;
+  const event = { timestamp: new Date().toISOString(), eventType, clientIp: request.ip } as AuditEvent;
   if (typeof agent === 'string') event.userAgent = agent.slice(0, 256);
   event.requestId = request.id;
   return event;

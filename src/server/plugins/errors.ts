@@ -8,7 +8,6 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerError, type ErrorCode, InvalidRequestError } from '../../core/errors.ts';
-import { isoTime } from '../../core/iso-time.ts';
 
 /** The wire shape of every error (SPEC §4). */
 export interface ErrorBody {
@@ -77,7 +76,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
     message: error.message,
     ...(error.details === undefined ? {} : { details: error.details }),
     requestId: request.id,
-    timestamp: isoTime(new Date()),
+    timestamp: new Date().toISOString(),
     ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
   };
   reply.code(error.status).header('cache-control', 'no-store').header('x-request-id', request.id);

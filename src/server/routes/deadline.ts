@@ -3,7 +3,6 @@
  * to the use cases (and from them to every outbound call), and a race so a
  * dependency that ignores the signal still cannot hold the answer past it.
  */
-import { LightAbortController } from '../../core/abort.ts';
 import { ServiceUnavailableError } from '../../core/errors.ts';
 
 /** A request's deadline; `clear` it when the request is done. */
@@ -18,12 +17,10 @@ export interface Deadline {
  * A deadline `ms` milliseconds from now. A plain timer rather than
  * AbortSignal.timeout: it is cleared as soon as the request ends, and keeps
  * the process alive while pending. (Not fastify's `request.signal`: without
- * `handlerTimeout` it aborts once a POST body has been read.) The signal is
- * a light one (core/abort.ts): a native AbortSignal per request was the
- * largest single cost the broker adds to a mint.
+ * `handlerTimeout` it aborts once a POST body has been read.)
  */
 export function requestDeadline(ms: number): Deadline {
-  const controller = new LightAbortController();
+  const controller = new AbortController();
   let expire: (error: ServiceUnavailableError) => void = () => {};
   const expired = new Promise<never>((_resolve, reject) => {
     expire = reject;

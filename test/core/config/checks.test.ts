@@ -343,6 +343,67 @@ const IDENTITY_CASES: Case[] = [
       'redis.url: must be a redis:// or rediss:// URL',
     ],
   },
+  {
+    name: 'a trustProxy list that trusts every address: 0.0.0.0/0',
+    change: (d) => {
+      d.server = { trustProxy: ['0.0.0.0/0'] };
+    },
+    problems: [
+      "server.trustProxy: this list trusts every address, which is refused like `true`: anyone could choose their IP address (and rate-limit bucket) through X-Forwarded-For; list only your proxies' CIDRs",
+    ],
+  },
+  {
+    name: 'a trustProxy list that trusts every address: ::/0',
+    change: (d) => {
+      d.server = { trustProxy: ['10.0.0.0/8', '::/0'] };
+    },
+    problems: [
+      "server.trustProxy: this list trusts every address, which is refused like `true`: anyone could choose their IP address (and rate-limit bucket) through X-Forwarded-For; list only your proxies' CIDRs",
+    ],
+  },
+  {
+    name: 'a trustProxy list that trusts every address: complementary IPv4 halves',
+    change: (d) => {
+      d.server = { trustProxy: ['0.0.0.0/1', '128.0.0.0/1'] };
+    },
+    problems: [
+      "server.trustProxy: this list trusts every address, which is refused like `true`: anyone could choose their IP address (and rate-limit bucket) through X-Forwarded-For; list only your proxies' CIDRs",
+    ],
+  },
+  {
+    name: 'a trustProxy list that trusts every address: IPv4 covered by quarters and a host',
+    change: (d) => {
+      d.server = { trustProxy: ['0.0.0.0/2', '64.0.0.0/2', '128.0.0.0/1', '10.1.2.3'] };
+    },
+    problems: [
+      "server.trustProxy: this list trusts every address, which is refused like `true`: anyone could choose their IP address (and rate-limit bucket) through X-Forwarded-For; list only your proxies' CIDRs",
+    ],
+  },
+  {
+    name: 'a trustProxy list that trusts every address: complementary IPv6 halves',
+    change: (d) => {
+      d.server = { trustProxy: ['::/1', '8000::/1'] };
+    },
+    problems: [
+      "server.trustProxy: this list trusts every address, which is refused like `true`: anyone could choose their IP address (and rate-limit bucket) through X-Forwarded-For; list only your proxies' CIDRs",
+    ],
+  },
+  {
+    name: 'a trustProxy list that trusts every address: every IPv4 client through IPv4-mapped IPv6',
+    change: (d) => {
+      d.server = { trustProxy: ['::ffff:0:0/96'] };
+    },
+    problems: [
+      "server.trustProxy: this list trusts every address, which is refused like `true`: anyone could choose their IP address (and rate-limit bucket) through X-Forwarded-For; list only your proxies' CIDRs",
+    ],
+  },
+  {
+    name: 'a trustProxy hop count above the maximum',
+    change: (d) => {
+      d.server = { trustProxy: 11 };
+    },
+    problems: ['server.trustProxy: must be ≤ 10'],
+  },
 ];
 
 const REDIS_CASES: Case[] = [
@@ -389,6 +450,16 @@ const REDIS_CASES: Case[] = [
     ],
   },
 ];
+
+describe('trustProxy lists that stop short of everyone', () => {
+  test('half of the space, private ranges and names are accepted', async () => {
+    for (const trustProxy of [['0.0.0.0/1'], ['10.0.0.0/8', '172.16.0.0/12', 'fd00::/8'], ['loopback'], 10]) {
+      const data = baseConfig();
+      data.server = { trustProxy };
+      assert.deepEqual((await loadObject(data)).problems, [], JSON.stringify(trustProxy));
+    }
+  });
+});
 
 function runCases(title: string, cases: Case[]): void {
   describe(title, () => {

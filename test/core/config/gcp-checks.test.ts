@@ -52,7 +52,7 @@ clientIdentities:
     const { problems, warnings } = await load(`
 accessProviders: [{ name: g, type: gcp, workloadIdentityProvider: "${WIP}" }]
 clientIdentities:
-  - { subject: s, idp: gh, keys: { K: { provider: g, serviceAccount: a@p.iam.gserviceaccount.com, duration: 7200 } } }
+  - { subject: "repo:acme/app:ref:refs/heads/main", idp: gh, keys: { K: { provider: g, serviceAccount: a@p.iam.gserviceaccount.com, duration: 7200 } } }
 `);
     assert.deepEqual(problems, []);
     assert.equal(warnings.length, 1);

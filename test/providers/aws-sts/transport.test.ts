@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { LightAbortController } from '../../../src/core/abort.ts';
 import { UpstreamError } from '../../../src/core/errors.ts';
 import type { Logger } from '../../../src/core/types.ts';
 import { type StsServer, startStsServer } from '../../../src/dev/sts-server.ts';
@@ -81,11 +80,7 @@ describe('aws-sts provider transport failures', () => {
     assert.equal(sts.stats.requests, requests);
   });
 
-  // The broker's requests carry the light deadline signal (core/abort.ts); a native one must work too.
-  for (const [kind, controllerOf] of [
-    ['AbortController', () => new AbortController()],
-    ['deadline signal', () => new LightAbortController()],
-  ] as const) {
+  for (const [kind, controllerOf] of [['AbortController', () => new AbortController()]] as const) {
     test(`a signal firing during the call aborts it without retrying (${kind})`, async () => {
       silentRequests = 0;
       const provider = createAwsStsProvider(providerConfig(silentUrl), deps({ httpTimeout: 5000 }));

@@ -1,11 +1,12 @@
 /**
- * Who may mint what. Identities are compiled once, when a config is loaded,
- * into maps keyed by (IdP name, subject), so a lookup costs the same whatever
- * the number of identities. An identity is bound to its IdP: the same subject
- * presented by another issuer finds nothing.
+ * Exact subjects: today's form, `{subject, idp, keys}`. Identities are
+ * compiled once, when a config is loaded, into maps keyed by (IdP name,
+ * subject), so a lookup costs the same whatever the number of identities. An
+ * identity is bound to its IdP: the same subject presented by another issuer
+ * finds nothing. A config of only such identities runs on this alone.
  */
-import type { ClientIdentityConfig, KeyConfig } from './config/schema.ts';
-import { ForbiddenError } from './errors.ts';
+import type { ClientIdentityConfig, KeyConfig } from '../config/schema.ts';
+import { ForbiddenError } from '../errors.ts';
 
 /** One configured identity with its keys indexed by name. */
 export interface CompiledIdentity {
@@ -41,12 +42,17 @@ export interface Policy {
   checkKeys(identity: CompiledIdentity | undefined, requested: readonly string[]): Grant[];
 }
 
-/** Compiles `identities` (already validated: no duplicate (idp, subject) pairs). */
+/**
+ * Compiles the exact-subject identities among `identities` (already
+ * validated: no duplicate (idp, subject) pairs); claim-rule identities are
+ * the policy engine's.
+ */
 export function compilePolicy(identities: readonly ClientIdentityConfig[]): Policy {
   const byIdp = new Map<string, Map<string, CompiledIdentity>>();
   for (const identity of identities) {
+    if (identity.subject === undefined) continue;
     const subjects = byIdp.get(identity.idp) ?? new Map<string, CompiledIdentity>();
-    subjects.set(identity.subject, compileIdentity(identity));
+    subjects.set(identity.subject, compileIdentity(identity, identity.subject));
     byIdp.set(identity.idp, subjects);
   }
 
@@ -58,11 +64,11 @@ export function compilePolicy(identities: readonly ClientIdentityConfig[]): Poli
   };
 }
 
-function compileIdentity(identity: ClientIdentityConfig): CompiledIdentity {
+function compileIdentity(identity: ClientIdentityConfig, subject: string): CompiledIdentity {
   // A Map, not the config object: key names such as `constructor` or
   // `__proto__` must never resolve to something inherited.
   const keys = new Map<string, Readonly<KeyConfig>>(Object.entries(identity.keys));
-  return Object.freeze({ subject: identity.subject, idp: identity.idp, keys });
+  return Object.freeze({ subject, idp: identity.idp, keys });
 }
 
 function checkKeys(identity: CompiledIdentity | undefined, requested: readonly string[]): Grant[] {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ClientIdentityConfig } from '../../src/core/config/schema.ts';
-import { ForbiddenError } from '../../src/core/errors.ts';
-import { compilePolicy } from '../../src/core/policy.ts';
+import type { ClientIdentityConfig } from '../../../src/core/config/schema.ts';
+import { ForbiddenError } from '../../../src/core/errors.ts';
+import { compilePolicy } from '../../../src/core/policy/subjects.ts';
 
 const identities: ClientIdentityConfig[] = [
   { subject: 'repo:acme/app', idp: 'github', keys: { A: { provider: 'p' }, B: { provider: 'p' } } },
