@@ -321,8 +321,10 @@ Warnings (printed, not fatal), each naming its path:
   (development only);
 - provider-level \`externalId\` or \`tags\` on an \`aws-sts\` provider none of
   whose keys uses \`assumeRole\` (they have no effect);
-- two providers of different types sharing a broker-token audience (a token
-  meant for one cloud could be replayed at the other);
+- two providers of different types, or of one type at different endpoints
+  (\`endpoint\`; gcp: \`stsEndpoint\` and pool; azure: authority and tenant),
+  sharing a broker-token audience (a token meant for one could be replayed at
+  the other by whoever runs it);
 - a literal output that looks like a misspelt field.
 `;
 

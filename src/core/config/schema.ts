@@ -212,7 +212,11 @@ export const AssumeRoleSchema = Type.Object(
     externalId: Type.Optional(Str('ExternalId for the second hop (defaults to the provider’s).')),
     tags: Type.Optional(StrMap('Session tags, merged over the provider’s `tags`.')),
   },
-  { ...strict, description: 'aws-sts: a second `AssumeRole` hop (role chaining, ≤ 3600 s).' },
+  {
+    ...strict,
+    description:
+      'aws-sts: a second `AssumeRole` hop (role chaining, ≤ 3600 s). Its `SourceIdentity` is `<sanitised sub>-<first 8 hex of sha256(iss|sub)>` (≤ 64 chars), unique per identity.',
+  },
 );
 
 export const OutputValueSchema = Type.Union(
@@ -231,7 +235,11 @@ export const KeySchema = Type.Object(
       Int('Default and maximum lifetime for this key, seconds (not for azure).', undefined, 1),
     ),
     roleArn: Type.Optional(Str('aws-sts (required), minio: role to assume.')),
-    roleSessionName: Type.Optional(Str('aws-sts: session name; default derived from the subject.')),
+    roleSessionName: Type.Optional(
+      Str(
+        'aws-sts: session name; default `voidkey-<sanitised sub>-<first 8 hex of sha256(iss|sub)>` (≤ 64 chars).',
+      ),
+    ),
     policy: Type.Optional(Str('aws-sts, minio: inline session policy (JSON).')),
     policyArns: Type.Optional(StrList('aws-sts: managed policy ARNs (≤ 10).')),
     assumeRole: Type.Optional(AssumeRoleSchema),
