@@ -308,8 +308,12 @@ Beyond the schema, loading rejects, all reported at once:
   \`roleSessionName\`; too many or too long session tags; an azure \`scope\` not
   ending in \`/.default\`; a gcp \`serviceAccount\` that is not an email;
 - an output variable name that is not a valid environment-variable name;
-- a \`logging.audit.maxSize\` that is not a size; a \`redis.url\` that is not
-  \`redis://\` or \`rediss://\`.
+- a \`logging.audit.maxSize\` that is not a size;
+- a \`redis\` block without exactly one of \`url\`, \`sentinels\`, \`cluster\`; a
+  \`redis.url\` that is not \`redis://\` or \`rediss://\`; a \`sentinels\` or
+  \`cluster\` entry that is not \`host:port\`; \`sentinels\` without \`name\`;
+  \`name\` or \`sentinelPassword\` without \`sentinels\`; \`redis.tls.cert\`
+  without \`key\` or the reverse.
 
 Warnings (printed, not fatal), each naming its path:
 

@@ -1,4 +1,4 @@
-/** Cross-checks of `accessProviders`: per-type fields, endpoints, durations, audiences (SPEC §5). */
+/** Cross-checks of `accessProviders`: per-type fields, endpoints, durations, audiences (docs/configuration.md). */
 import { DURATION_RULES, resolveProviderAudience } from '../providers-meta.ts';
 import {
   checkUnique,
