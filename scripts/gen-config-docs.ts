@@ -254,9 +254,10 @@ descriptions when the file's first line names it:
 The path is relative to the YAML file (or an absolute path or URL). The
 schema describes the file as written, before substitution: wherever a
 number, a boolean or a fixed set of words goes, a value that is exactly one
-\`\${…}\` is accepted too, and fields with a default may be left out. A file
-used only through \`includes\` may lack required sections; leave the header
-out of such a fragment. The editor's check is a convenience:
+\`\${…}\` is accepted too, fields with a default may be left out, and no
+top-level section is required, since it may come from \`includes\` (an
+entry such as an identity still needs its own required fields). The
+editor's check is a convenience:
 \`voidkey config validate\` remains the authority (cross-checks and
 warnings are not in the schema). \`schema/policy-tests.schema.json\` does
 the same for the case files of \`voidkey policy test\` (docs/policy.md).
@@ -307,8 +308,12 @@ Beyond the schema, loading rejects, all reported at once:
   \`roleSessionName\`; too many or too long session tags; an azure \`scope\` not
   ending in \`/.default\`; a gcp \`serviceAccount\` that is not an email;
 - an output variable name that is not a valid environment-variable name;
-- a \`logging.audit.maxSize\` that is not a size; a \`redis.url\` that is not
-  \`redis://\` or \`rediss://\`.
+- a \`logging.audit.maxSize\` that is not a size;
+- a \`redis\` block without exactly one of \`url\`, \`sentinels\`, \`cluster\`; a
+  \`redis.url\` that is not \`redis://\` or \`rediss://\`; a \`sentinels\` or
+  \`cluster\` entry that is not \`host:port\`; \`sentinels\` without \`name\`;
+  \`name\` or \`sentinelPassword\` without \`sentinels\`; \`redis.tls.cert\`
+  without \`key\` or the reverse.
 
 Warnings (printed, not fatal), each naming its path:
 
@@ -316,8 +321,10 @@ Warnings (printed, not fatal), each naming its path:
   (development only);
 - provider-level \`externalId\` or \`tags\` on an \`aws-sts\` provider none of
   whose keys uses \`assumeRole\` (they have no effect);
-- two providers of different types sharing a broker-token audience (a token
-  meant for one cloud could be replayed at the other);
+- two providers of different types, or of one type at different endpoints
+  (\`endpoint\`; gcp: \`stsEndpoint\` and pool; azure: authority and tenant),
+  sharing a broker-token audience (a token meant for one could be replayed at
+  the other by whoever runs it);
 - a literal output that looks like a misspelt field.
 `;
 

@@ -6,9 +6,10 @@
  * drift from what this renders.
  *
  * The config schema is an authoring variant: a file is checked before
- * substitution, so wherever a number, a boolean, an enum or a patterned
- * string goes, a value that is exactly one `${…}` is accepted as well; and a
- * field with a default is not required.
+ * substitution and before includes are merged, so wherever a number, a
+ * boolean, an enum or a patterned string goes, a value that is exactly one
+ * `${…}` is accepted as well; a field with a default is not required, and no
+ * top-level section is (it may come from an included file).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -52,7 +53,9 @@ function transform(node: unknown, walk: Walk, isRoot = false): unknown {
       out[k] = Object.fromEntries(Object.entries(v as Json).map(([name, s]) => [name, transform(s, walk)]));
     } else out[k] = transform(v, walk);
   }
-  if (walk.authoring && Array.isArray(out.required) && isMap(out.properties)) {
+  // Any top-level section may come from `includes`; the merged file is the loader's to check.
+  if (walk.authoring && isRoot) delete out.required;
+  else if (walk.authoring && Array.isArray(out.required) && isMap(out.properties)) {
     const props = out.properties;
     const required = (out.required as string[]).filter((name) => {
       const p = props[name];

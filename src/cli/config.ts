@@ -18,7 +18,7 @@ import {
 import type { AccessProviderConfig, BrokerIdpConfig, ClientIdpConfig } from '../core/config/schema.ts';
 import { resolveProviderAudience } from '../core/providers-meta.ts';
 import { createTokenVerifier } from '../core/token/index.ts';
-import type { HttpClient } from '../core/types.ts';
+import { type HttpClient, silentLogger } from '../core/types.ts';
 import { createDispatcher, createHttpClient } from '../providers/http.ts';
 import { prettyAvailable } from '../server/logger.ts';
 import { argsErrorMessage } from './client/flags.ts';
@@ -41,8 +41,9 @@ Options:
   --config PATH          the config file; else $CONFIG_PATH, ./config/config.yaml,
                          /etc/voidkey/config.yaml (first found)
   --check-connectivity   also fetch each issuer's discovery document and JWKS and
-                         one broker token per audience, reporting what fails
-                         (and, on success, what it checked)
+                         one broker token per audience, and check Redis as
+                         /health does (write, read back, topology), reporting
+                         what fails (and, on success, what it checked)
   -h, --help             show this help
 
 Exit codes:
@@ -163,19 +164,58 @@ async function checkBrokerTokens(config: Config, options: ConnectivityOptions): 
   return results.filter((r): r is string => r !== undefined);
 }
 
+/** Most time the Redis check of `--check-connectivity` waits for a connection, ms. */
+const REDIS_CONNECT_WAIT = 5000;
+
+/**
+ * The health check's Redis probe, once: connects in the configured topology,
+ * writes and reads back a key, and compares the server with the config.
+ */
+async function checkRedisConnectivity(config: Config): Promise<string[]> {
+  const settings = config.redis;
+  if (!settings) return [];
+  const field = settings.sentinels ? 'sentinels' : settings.cluster ? 'cluster' : 'url';
+  const { createSharedRedis } = await import('../server/state/redis-client.ts');
+  const { checkRedis } = await import('../server/health/redis.ts');
+  let redis: ReturnType<typeof createSharedRedis>;
+  try {
+    redis = createSharedRedis(settings, silentLogger, { maxReconnectDelay: 500 });
+  } catch (err) {
+    return [detail(err)];
+  }
+  try {
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, REDIS_CONNECT_WAIT).unref());
+    await Promise.race([redis.connect(), timeout]);
+    const result = await checkRedis(redis);
+    if (result.state === 'healthy') return [];
+    const last = redis.lastError();
+    const reason =
+      result.state === 'degraded' && last
+        ? `unreachable (${detail(last)})`
+        : result.error.replace(/^redis: /, '');
+    return [`redis.${field}: ${reason}`];
+  } finally {
+    await redis.close();
+  }
+}
+
 /**
  * `--check-connectivity`: fetches every client issuer's discovery document and
- * JWKS now, and one broker token per distinct provider audience (its `aud`
- * checked). Returns one `path.to.field: what failed` line per failure; never
- * prints a token.
+ * JWKS now, one broker token per distinct provider audience (its `aud`
+ * checked), and Redis as its health check sees it. Returns one
+ * `path.to.field: what failed` line per failure; never prints a token.
  */
 export async function checkConnectivity(config: Config, options: ConnectivityOptions): Promise<string[]> {
-  const [idps, tokens] = await Promise.all([
+  const [idps, tokens, redis] = await Promise.all([
     checkClientIdps(config, options),
     checkBrokerTokens(config, options),
+    checkRedisConnectivity(config),
   ]);
-  return [...idps, ...tokens];
+  return [...idps, ...tokens, ...redis];
 }
+
+const redisKind = (redis: NonNullable<Config['redis']>) =>
+  redis.sentinels ? 'Sentinel' : redis.cluster ? 'Cluster' : 'standalone';
 
 /** What `--check-connectivity` fetched, said on success so a pass is not mistaken for a skipped check. */
 export function connectivitySummary(config: Config): string[] {
@@ -192,6 +232,9 @@ export function connectivitySummary(config: Config): string[] {
     ...[...audiences].map(
       (a) => `reachable: broker token from ${idp.issuer} for audience ${JSON.stringify(a)}, its aud checked`,
     ),
+    ...(config.redis
+      ? [`reachable: redis (${redisKind(config.redis)}): a writable primary, a key written and read back`]
+      : []),
   ];
 }
 

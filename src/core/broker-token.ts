@@ -1,6 +1,6 @@
 /**
  * The broker's own identity: client-credentials tokens from `brokerIdp`, one
- * per audience (SPEC §5), cached and refreshed ahead of expiry with a single
+ * per audience (docs/configuration.md), cached and refreshed ahead of expiry with a single
  * request in flight per audience (see broker-token/cache.ts). Requests are
  * retried with jittered backoff on network errors, 408, 429 and 5xx only.
  */

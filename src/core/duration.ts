@@ -1,5 +1,5 @@
 /**
- * Credential lifetimes (SPEC §5). The effective duration is the request's,
+ * Credential lifetimes (docs/configuration.md). The effective duration is the request's,
  * else the key's, else the provider's default. A request above the maximum is
  * refused (never silently clamped, so a CI job learns its config is wrong);
  * anything below the provider's minimum is raised to it.

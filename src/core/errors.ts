@@ -22,7 +22,7 @@ export const ERROR_TABLE = {
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
 
-/** Reasons carried in `details.reason` of a 401 INVALID_TOKEN (SPEC §4). */
+/** Reasons carried in `details.reason` of a 401 INVALID_TOKEN (docs/errors.md). */
 export const TOKEN_REASONS = [
   'malformed',
   'token_too_large',

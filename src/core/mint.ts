@@ -154,7 +154,7 @@ async function mintPlans(snapshot: Snapshot, verified: VerifiedToken, plans: Key
     const tokens = await fetchBrokerTokens(plans, snapshot.deps.brokerTokens, signal);
     return await mintAll(plans, tokens, verified, signal);
   } catch (error) {
-    // A token that minted nothing may be presented again (SPEC §7).
+    // A token that minted nothing may be presented again (docs/security.md).
     if (discardedMints(error).length === 0) await snapshot.oneTime.release(verified);
     throw error;
   }

@@ -1,7 +1,7 @@
 /**
  * What core knows of each provider type without importing providers/: the
  * fields a key's `outputs` may map, default outputs, duration rules, and the
- * broker-token audience a provider gets (SPEC §5).
+ * broker-token audience a provider gets (docs/configuration.md).
  */
 import type { AccessProviderConfig, BrokerIdpConfig, ProviderType } from './config/schema.ts';
 
@@ -46,7 +46,7 @@ export const DURATION_RULES: Readonly<
   azure: undefined,
 };
 
-/** Entra defaults per Azure environment (SPEC §5). */
+/** Entra defaults per Azure environment (docs/configuration.md). */
 export const AZURE_ENVIRONMENTS = {
   AzurePublicCloud: {
     authorityHost: 'https://login.microsoftonline.com',

@@ -5,7 +5,7 @@
 import type { JWTPayload } from 'jose';
 import type { KeyConfig, ProviderType } from './config/schema.ts';
 
-/** A client token that passed every check of SPEC §3. */
+/** A client token that passed every check in docs/security.md. */
 export interface VerifiedToken {
   /** Exact `iss` claim (equals the configured issuer). */
   iss: string;

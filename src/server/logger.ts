@@ -51,6 +51,7 @@ export const SENSITIVE_FIELDS: ReadonlySet<string> = new Set([
   'clientassertion',
   'privatekey',
   'password',
+  'sentinelpassword',
   'credentials',
   'secretaccesskey',
   'awssecretaccesskey',

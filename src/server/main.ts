@@ -15,7 +15,8 @@ import type { Config, LoggingConfig } from '../core/config/schema.ts';
 import type { Telemetry } from '../core/types.ts';
 import { createDispatcher, createHttpClient } from '../providers/http.ts';
 import { type AppOptions, buildApp } from './app.ts';
-import { withRedisCheck } from './health/probe.ts';
+import { type HealthProbe, withRedisCheck } from './health/probe.ts';
+import { checkRedis } from './health/redis.ts';
 import { createLogger } from './logger.ts';
 import { type BrokerMetrics, createMetrics } from './metrics.ts';
 import { createOperations, type Operations } from './operations.ts';
@@ -153,6 +154,12 @@ async function createContext(options: StartOptions): Promise<Context> {
   return { options, started, logger, configDir, version, metrics, env, shared, deps, state, ops };
 }
 
+/** `probe` with the `redis` check when Redis is configured. */
+function withRedisHealth(probe: HealthProbe, shared: SharedState): HealthProbe {
+  const { redis } = shared;
+  return redis ? withRedisCheck(probe, () => checkRedis(redis)) : probe;
+}
+
 /** The app over the current runtime, with the operations layer at buildApp's plug points. */
 function buildFor(ctx: Context, tls: TlsMaterial | undefined): FastifyInstance {
   const { options, ops, state, shared } = ctx;
@@ -161,8 +168,7 @@ function buildFor(ctx: Context, tls: TlsMaterial | undefined): FastifyInstance {
     broker: () => state.runtime.broker,
     config: ctx.started,
     logger: ctx.logger,
-    health:
-      options.app?.health ?? (shared.kind === 'redis' ? withRedisCheck(ops.health, shared.ping) : ops.health),
+    health: options.app?.health ?? withRedisHealth(ops.health, shared),
     observer: options.app?.observer ?? ops.observer,
     limitSubject: ops.limitSubject,
     headers: ops.headers,

@@ -11,6 +11,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { stringify } from 'yaml';
 import { type CommandIo, run } from '../../src/cli/config.ts';
 import { detachKeyPair } from '../../src/dev/keys.ts';
+import { redisToolsAvailable, startConfiguredRedis } from '../e2e/peers/redis-topologies.ts';
 
 let dir = '';
 
@@ -240,8 +241,9 @@ describe('voidkey config validate --check-connectivity', () => {
 
   const ROLE = 'arn:aws:iam::123456789012:role/Deploy';
 
-  function peerConfig(extra: { badIdp?: boolean; wrongAudience?: boolean; slash?: boolean }) {
+  function peerConfig(extra: { badIdp?: boolean; wrongAudience?: boolean; slash?: boolean; redis?: object }) {
     return {
+      ...(extra.redis ? { redis: extra.redis } : {}),
       server: { allowInsecureIssuers: true },
       broker: { maxRetries: 0, httpTimeout: 2000 },
       brokerIdp: { ...VALID.brokerIdp, issuer: `${base}/good`, clientSecret: 'peer-test-secret' },
@@ -314,5 +316,46 @@ describe('voidkey config validate --check-connectivity', () => {
     );
     assert.equal(lines.length, 3);
     assert.ok(!r.stderr.includes('peer-test-secret'));
+  });
+
+  test('checks Redis as /health does: exit 0 on a primary, 1 naming a cluster node behind redis.url or a wrong password', async (t) => {
+    if (!redisToolsAvailable()) return t.skip('redis-server is not installed');
+    const primary = await startConfiguredRedis(['--requirepass', 'redis-cli-test-pw']);
+    const node = await startConfiguredRedis([
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+    ]);
+    try {
+      const good = { url: `redis://127.0.0.1:${primary.port}`, password: 'redis-cli-test-pw' };
+      await writeFile(join(dir, 'redis-ok.yaml'), stringify(peerConfig({ redis: good })));
+      const ok = await cli(['validate', '--config', 'redis-ok.yaml', '--check-connectivity']);
+      assert.equal(ok.stderr, INSECURE_WARNING);
+      assert.match(
+        ok.stdout,
+        /^reachable: redis \(standalone\): a writable primary, a key written and read back$/m,
+      );
+      assert.equal(ok.code, 0);
+      const bad = { url: `redis://127.0.0.1:${node.port}` };
+      await writeFile(join(dir, 'redis-bad.yaml'), stringify(peerConfig({ redis: bad })));
+      const r = await cli(['validate', '--config', 'redis-bad.yaml', '--check-connectivity']);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `${INSECURE_WARNING}redis.url: this is a cluster node: configure \`redis.cluster\` with its address\n`,
+      );
+      const wrong = { ...good, password: 'not-the-redis-pw' };
+      await writeFile(join(dir, 'redis-auth.yaml'), stringify(peerConfig({ redis: wrong })));
+      const denied = await cli(['validate', '--config', 'redis-auth.yaml', '--check-connectivity']);
+      assert.equal(
+        denied.stderr,
+        `${INSECURE_WARNING}redis.url: authentication failed: check \`redis.username\` and \`redis.password\`\n`,
+      );
+      assert.ok(!`${ok.stderr}${r.stderr}${denied.stderr}`.includes('pw'));
+    } finally {
+      await primary.stop();
+      await node.stop();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +10,8 @@ import { run } from '../../src/cli/policy.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONFIG = join(ROOT, 'test/fixtures/policy/subjects.yaml');
 const CLAIMS = join(ROOT, 'test/fixtures/claims/github-actions-immutable-subject.json');
+const RULES = join(ROOT, 'test/fixtures/policy/rules.yaml');
+const SUB = 'repo:acme-corp@49812345/payments-api@612345678:ref:refs/heads/main';
 const dir = mkdtempSync(join(tmpdir(), 'voidkey-policy-explain-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -34,9 +36,19 @@ describe('voidkey policy explain: input', () => {
     const r = await explain(['--config', CONFIG, '--claims', CLAIMS, '--keys', 'DEPLOY,ADMIN']);
     assert.equal(r.stderr, '');
     assert.equal(r.code, 0);
-    assert.ok(r.stdout.startsWith('idp: github-actions\n'), r.stdout);
-    assert.ok(r.stdout.includes('key DEPLOY: would mint (granted by clientIdentities[0])'), r.stdout);
-    assert.ok(r.stdout.includes('key ADMIN: key_not_granted'), r.stdout);
+    assert.equal(
+      r.stdout,
+      [
+        'idp: github-actions',
+        'matching identities: clientIdentities[0]',
+        'key DEPLOY: allow',
+        '  identity clientIdentities[0]: matches',
+        `    pass     sub: expected "${SUB}", actual "${SUB}"`,
+        'key ADMIN: deny (key_not_granted)',
+        '  no identity of this IdP grants it',
+        '',
+      ].join('\n'),
+    );
   });
 
   test('finds the config through $CONFIG_PATH like serve', async () => {
@@ -48,7 +60,9 @@ describe('voidkey policy explain: input', () => {
     const r = await explain(['--config', CONFIG, '--claims', CLAIMS, '--json']);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.idp, 'github-actions');
-    assert.deepEqual(doc.matched, ['clientIdentities[0]']);
+    assert.deepEqual(doc.matchedIdentities, ['clientIdentities[0]']);
+    assert.deepEqual(Object.keys(doc.keys), ['DEPLOY', 'READ']);
+    assert.equal(doc.keys.DEPLOY.identities[0].branches[0][0].expected, JSON.stringify(SUB));
   });
 
   const usage: Array<[string, string[], string]> = [
@@ -117,7 +131,7 @@ describe('voidkey policy explain --token', () => {
   test('decodes a token without verifying it, and never prints it', async () => {
     const r = await explain(['--config', CONFIG, '--token', 'token.jwt', '--keys', 'DEPLOY']);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.stdout.includes('key DEPLOY: would mint'), r.stdout);
+    assert.ok(r.stdout.includes('key DEPLOY: allow'), r.stdout);
     assert.ok(!r.stdout.includes(token) && !r.stderr.includes(token));
   });
 
@@ -130,5 +144,69 @@ describe('voidkey policy explain --token', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^--token: the signature does not verify against .*bad\.json/);
     assert.ok(!r.stderr.includes(token));
+  });
+});
+
+describe('voidkey policy explain: the full detail and the hints', () => {
+  const claimsFile = (name: string, claims: Record<string, unknown>) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(claims));
+    return path;
+  };
+  const fixture = (name: string) =>
+    JSON.parse(readFileSync(join(ROOT, 'test/fixtures/claims', name), 'utf8')) as Record<string, unknown>;
+
+  test('a job with an environment: environment_in_sub, and the closest configured subject', async () => {
+    const env = claimsFile('env.json', fixture('github-actions-environment.json'));
+    const r = await explain(['--config', CONFIG, '--claims', env, '--keys', 'DEPLOY']);
+    assert.equal(r.code, 0);
+    assert.equal(
+      r.stdout,
+      [
+        'idp: github-actions',
+        'matching identities: none',
+        'key DEPLOY: deny (no_identity_matched)',
+        '  identity clientIdentities[0]: does not match',
+        `    fail     sub: expected "${SUB}", actual "repo:acme-corp/payments-api:environment:production"`,
+        '             hint environment_in_sub: a job with an environment gets `:environment:NAME` in sub instead of `:ref:…`; match the `environment` and `ref` claims instead',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('a subject that differs only in case: case_mismatch', async () => {
+    const upper = claimsFile('upper.json', {
+      ...fixture('github-actions-immutable-subject.json'),
+      sub: SUB.replace('acme-corp', 'ACME-corp'),
+    });
+    const r = await explain(['--config', CONFIG, '--claims', upper, '--keys', 'READ']);
+    assert.match(r.stdout, /\n {13}hint case_mismatch: /);
+  });
+
+  test('a glob whose * would have to cross a /: wildcard_stops_at_separator, with the pattern shown', async () => {
+    const nested = claimsFile('nested.json', {
+      ...fixture('github-actions-push-main.json'),
+      sub: 'repo:acme-corp/team/app:ref:refs/heads/main',
+    });
+    const r = await explain(['--config', RULES, '--claims', nested]);
+    assert.equal(r.code, 0);
+    assert.ok(
+      r.stdout.includes(
+        '    fail     sub: expected glob "repo:acme-corp/*:ref:refs/heads/main", actual "repo:acme-corp/team/app:ref:refs/heads/main"\n' +
+          '             hint wildcard_stops_at_separator: ',
+      ),
+      r.stdout,
+    );
+    assert.ok(r.stdout.includes('    pass     environment: expected absent, actual (none)\n'), r.stdout);
+  });
+
+  test('a matching deny rule is named with its message', async () => {
+    const fork = claimsFile('fork.json', {
+      ...fixture('github-actions-push-main.json'),
+      head_repository_fork: true,
+    });
+    const r = await explain(['--config', RULES, '--claims', fork, '--keys', 'BUILD']);
+    assert.ok(r.stdout.includes('key BUILD: deny (denied_by_rule)\n'), r.stdout);
+    assert.ok(r.stdout.includes('  denied by rule no-forks: Forks never get credentials.\n'), r.stdout);
   });
 });

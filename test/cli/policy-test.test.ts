@@ -68,8 +68,13 @@ describe('voidkey policy test: passing and failing cases', () => {
     assert.equal(r.lines[0], 'ok   main deploys');
     assert.equal(r.lines[1], 'FAIL wrongly expects a denial');
     assert.equal(r.lines[2], '       decision: expected deny, got allow');
-    assert.ok(r.stdout.includes('     matching identities: clientIdentities[0]\n'), r.stdout);
-    assert.ok(r.stdout.includes('     key READ: would mint (granted by clientIdentities[0])\n'), r.stdout);
+    assert.deepEqual(r.lines.slice(3, 8), [
+      '     idp: github-actions',
+      '     matching identities: clientIdentities[0]',
+      '     key READ: allow',
+      '       identity clientIdentities[0]: matches',
+      `         pass     sub: expected "${MAIN_SUB}", actual "${MAIN_SUB}"`,
+    ]);
     assert.equal(r.lines.at(-1), '1 passed, 1 failed');
   });
 
@@ -338,6 +343,18 @@ describe('voidkey policy test: which config', () => {
     assert.equal((await policy(['test', file])).code, 1, 'local.yaml has no identity for main');
     assert.equal((await policy(['test', file, '--config', CONFIG])).code, 0);
   });
+});
+
+describe('voidkey policy --help', () => {
+  for (const args of [['--help'], ['test', '--help'], ['explain', '-h']]) {
+    test(`policy ${args.join(' ')} prints the usage on stdout, exit 0`, async () => {
+      const r = await policy(args);
+      assert.equal(r.code, 0);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, /^Usage: voidkey policy /);
+      if (args[0] !== '--help') assert.match(r.stdout, /\nExit status: 0 /);
+    });
+  }
 });
 
 describe('voidkey policy (through the executable)', () => {

@@ -56,10 +56,17 @@ describe('schema/config.schema.json', () => {
     assert.deepEqual(errorsOf(validate, doc), []);
   });
 
-  test('leaves out the fields that have defaults', () => {
+  test('requires no top-level section (includes may bring it) nor any field that has a default', () => {
     const { brokerIdp } = example();
     assert.deepEqual(errorsOf(validate, { brokerIdp }), []);
-    assert.deepEqual(errorsOf(validate, {}), [" must have required property 'brokerIdp'"]);
+    assert.deepEqual(errorsOf(validate, { includes: ['base.yaml'] }), []);
+    assert.deepEqual(
+      errorsOf(validate, { brokerIdp: { name: 'x', issuer: 'https://i', clientId: 'c' } }),
+      [],
+    );
+    assert.deepEqual(errorsOf(validate, { brokerIdp: { name: 'x', issuer: 'https://i' } }), [
+      "/brokerIdp must have required property 'clientId'",
+    ]);
   });
 
   test('refuses unknown fields, wrong types and text that is not one substitution', () => {

@@ -134,6 +134,20 @@ describe('createLogger', () => {
     assert.equal(line.jwksUri.url, 'https://idp/jwks');
   });
 
+  test('the Redis and Sentinel passwords are censored', () => {
+    const { lines, logger } = capture();
+    logger.info(
+      { redis: { password: 'SECRET_41', sentinelPassword: 'SECRET_42', name: 'mymaster' } },
+      'redis',
+    );
+    const line = JSON.parse(lines[0] as string);
+    assert.deepEqual(line.redis, {
+      password: '[redacted]',
+      sentinelPassword: '[redacted]',
+      name: 'mymaster',
+    });
+  });
+
   test('stdout lines queued when the process exits are written, not lost', () => {
     const script = `
       import { createLogger } from ${JSON.stringify(new URL('../../src/server/logger.ts', import.meta.url).href)};

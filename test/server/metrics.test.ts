@@ -195,3 +195,34 @@ describe('credential_minting_total around a multi-key failure', () => {
     await h.app.close();
   });
 });
+
+describe('http metrics', () => {
+  test('count every answer by route template and status, and place its duration in the right bucket', async () => {
+    const metrics = createMetrics({ version: '9.9.9-test', defaultMetrics: false });
+    metrics.httpRequest('POST', '/credentials/mint', 200, 0.01);
+    metrics.httpRequest('POST', '/credentials/mint', 200, 0.3);
+    metrics.httpRequest('POST', '/credentials/mint', 401, 20);
+    const text = await metrics.registry.metrics();
+    assert.match(
+      text,
+      /^http_requests_total\{method="POST",route="\/credentials\/mint",status_code="200"\} 2$/m,
+    );
+    assert.match(
+      text,
+      /^http_requests_total\{method="POST",route="\/credentials\/mint",status_code="401"\} 1$/m,
+    );
+    const bucket = (le: string) =>
+      new RegExp(
+        `^http_request_duration_seconds_bucket\\{le="${le}",method="POST",route="/credentials/mint"\\} (\\d+)$`,
+        'm',
+      ).exec(text)?.[1];
+    assert.deepEqual(
+      [bucket('0.005'), bucket('0.01'), bucket('0.25'), bucket('0.5'), bucket('10'), bucket('\\+Inf')],
+      ['0', '1', '1', '2', '2', '3'],
+    );
+    assert.match(
+      text,
+      /^http_request_duration_seconds_count\{method="POST",route="\/credentials\/mint"\} 3$/m,
+    );
+  });
+});

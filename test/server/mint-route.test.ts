@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { ServiceUnavailableError } from '../../src/core/errors.ts';
+import { BrokerError, ServiceUnavailableError } from '../../src/core/errors.ts';
 import type { RequestObserver } from '../../src/server/app.ts';
 import {
   appFor,
@@ -378,5 +378,39 @@ describe('POST /credentials/mint: observer hooks', () => {
     assertError(res, 'SERVICE_UNAVAILABLE', { message: 'The audit record could not be written' });
     assert.doesNotMatch(res.body, /AKIA/);
     assert.deepEqual(events, ['auth-failed InvalidTokenError', 'mint-failed ForbiddenError']);
+  });
+});
+
+describe('POST /credentials/mint: the per-subject limit step', () => {
+  test("refuses with the limiter's 429 after verification, before any provider call, and tells mintFailed", async () => {
+    const w = world();
+    const limited: string[] = [];
+    const failed: unknown[] = [];
+    const app = appFor(w, {
+      limitSubject: async (verified) => {
+        limited.push(verified.sub);
+        throw new BrokerError('RATE_LIMIT_EXCEEDED', {
+          message: 'Too many requests for this identity',
+          details: { scope: 'identity' },
+          retryAfter: 7,
+        });
+      },
+      observer: { mintFailed: (_request, event) => void failed.push(event) },
+    });
+    const res = await app.inject(jsonPost('/credentials/mint', { keys: ['AWS_READ'] }, TOKENS.main));
+    assertError(res, 'RATE_LIMIT_EXCEEDED', { details: { scope: 'identity' }, retryAfter: 7 });
+    assert.deepEqual(limited, [MAIN_SUBJECT]);
+    assert.equal(providerOf(w, 'aws-dev').calls.length, 0);
+    assert.equal(failed.length, 1);
+    assert.deepEqual((failed[0] as { keys: string[]; discarded: unknown[] }).keys, ['AWS_READ']);
+    assert.deepEqual((failed[0] as { discarded: unknown[] }).discarded, []);
+    const keys = await app.inject({
+      method: 'GET',
+      url: '/credentials/keys',
+      headers: { authorization: `Bearer ${TOKENS.main}` },
+    });
+    assert.equal(keys.statusCode, 200, 'listing keys is not a mint');
+    assert.deepEqual(limited, [MAIN_SUBJECT]);
+    await app.close();
   });
 });

@@ -24,6 +24,26 @@ describe('restartRequired', () => {
       'logging.redact',
     ]);
     assert.deepEqual(restartRequired(base, patchConfig(base, { rateLimit: { max: 5 } })), []);
+    const sentinel = patchConfig(base, {
+      redis: { sentinels: ['s:26379'], name: 'm', sentinelPassword: 'x', username: 'u', password: 'p' },
+    });
+    assert.deepEqual(restartRequired(base, sentinel), [
+      'redis.sentinels',
+      'redis.name',
+      'redis.sentinelPassword',
+      'redis.username',
+      'redis.password',
+      'redis.keyPrefix',
+      'redis.tls',
+    ]);
+    assert.deepEqual(restartRequired(sentinel, patchConfig(base, { redis: { cluster: ['n:6379'] } })), [
+      'redis.sentinels',
+      'redis.name',
+      'redis.sentinelPassword',
+      'redis.cluster',
+      'redis.username',
+      'redis.password',
+    ]);
   });
 });
 

@@ -2,14 +2,13 @@
  * What the policy commands need from the broker's compiled policy, in the
  * shape they print and compare: the decision for one set of claims, key by
  * key, with who granted and who denied it. Everything is decided by core's
- * policy; this file only asks it and names the parts.
+ * policy (the one `serve` compiles); this file only asks it and names the parts.
  */
 import type { Config } from '../../core/config/index.ts';
 import type { ClientIdpConfig } from '../../core/config/schema.ts';
-import { compilePolicy, type Policy, type TokenFacts } from '../../core/policy/index.ts';
-import type { REASON_CODES } from './test-file.ts';
+import { compilePolicy, type Explanation, type ReasonCode } from '../../core/policy/index.ts';
 
-export type ReasonCode = (typeof REASON_CODES)[number];
+export type { Explanation, ReasonCode } from '../../core/policy/index.ts';
 
 /** How one key was decided. */
 export interface KeyOutcome {
@@ -41,8 +40,10 @@ export interface OfflinePolicy {
   idp(name: string): ClientIdpConfig | undefined;
   /** The client IdP whose issuer is `iss`, if configured. */
   idpForIssuer(iss: string): ClientIdpConfig | undefined;
-  /** Decides `requested` (or everything grantable) for `claims` presented through `idp`. */
+  /** Decides `requested` (or everything M grants) for `claims` presented through `idp`. */
   evaluate(idp: string, claims: Readonly<Record<string, unknown>>, requested?: readonly string[]): Evaluation;
+  /** The full (operator-only) explanation of `requested`, or of every key an identity of `idp` grants. */
+  explain(idp: string, claims: Readonly<Record<string, unknown>>, requested?: readonly string[]): Explanation;
   /** Labels of every identity, deny rule and catalog key, for coverage. */
   readonly inventory: { identities: string[]; denyRules: string[]; catalogKeys: string[] };
 }
@@ -50,31 +51,29 @@ export interface OfflinePolicy {
 /** Compiles `config`'s policy for offline questions. */
 export function compileOffline(config: Config): OfflinePolicy {
   const policy = compilePolicy(config);
+  const { rules } = policy;
   const idps = config.clientIdps as readonly ClientIdpConfig[];
-  const identities = config.clientIdentities.map((c, i) => c.name ?? `clientIdentities[${i}]`);
+  const identities = [...rules.idps.values()].flatMap((r) => r.identities);
   return {
     idp: (name) => idps.find((i) => i.name === name),
     idpForIssuer: (iss) => idps.find((i) => i.issuer === iss),
     inventory: {
-      identities,
-      denyRules: config.denyRules.map((d) => d.name),
-      catalogKeys: Object.keys(config.keys ?? {}),
+      identities: [...identities].sort((a, b) => a.index - b.index).map((i) => i.label),
+      denyRules: [...rules.idps.values()].flatMap((r) => r.denies.map((d) => d.name)),
+      catalogKeys: [...rules.catalog.keys()],
     },
     evaluate(idp, claims, requested) {
       const token = { idp, claims };
       const listed = policy.keysFor(token);
-      const names = requested ?? grantableNames(policy, token);
-      const decision = policy.authorize(token, names);
+      const decision = policy.authorize(token, requested ?? policy.grantable(token));
       const keys = new Map<string, KeyOutcome>();
-      for (const name of names) {
-        const outcome = decision.outcomes[name];
-        if (outcome === undefined) continue;
-        keys.set(name, {
-          reason: outcome.granted ? undefined : outcome.reason,
-          grantedBy: outcome.grantedBy,
-          deniedBy: outcome.granted ? [] : outcome.deniedBy,
-          rendered: outcome.granted ? { ...outcome.key } : undefined,
-        });
+      for (const [name, o] of Object.entries(decision.outcomes)) {
+        keys.set(
+          name,
+          o.granted
+            ? { reason: undefined, grantedBy: o.grantedBy, deniedBy: [], rendered: o.key }
+            : { reason: o.reason, grantedBy: o.grantedBy, deniedBy: o.deniedBy, rendered: undefined },
+        );
       }
       return {
         matched: decision.matched,
@@ -83,10 +82,12 @@ export function compileOffline(config: Config): OfflinePolicy {
         listable: listed.keys.map((k) => k.name),
       };
     },
+    explain(idp, claims, requested) {
+      const keys = new Set<string>();
+      for (const identity of rules.idps.get(idp)?.identities ?? []) {
+        for (const name of identity.keys.keys()) keys.add(name);
+      }
+      return policy.explain({ idp, claims }, requested ?? [...keys], 'full');
+    },
   };
-}
-
-/** Every key some member of M grants, denied or not. */
-function grantableNames(policy: Policy, token: TokenFacts): string[] {
-  return policy.grantable(token);
 }

@@ -18,7 +18,7 @@ import {
   resolveIdp,
 } from './common.ts';
 import { compileOffline } from './engine.ts';
-import { describeEvaluation } from './format.ts';
+import { describeExplanation } from './format.ts';
 
 /** `voidkey policy explain --help`. */
 export const EXPLAIN_USAGE = `Usage: voidkey policy explain [--config PATH] (--claims FILE | --token FILE) [options]
@@ -101,13 +101,11 @@ async function explain(args: string[], io: CommandIo): Promise<number> {
   const policy = compileOffline(await loadPolicyConfig(resolve(io.cwd, found), io));
   const idp = resolveIdp(policy, values.idp, claims);
   if ('problem' in idp) throw new InvalidInput([`voidkey policy explain: ${idp.problem}`]);
-  const evaluation = policy.evaluate(idp.idp, claims, keys);
-  if (values.json) {
-    io.stdout(
-      `${JSON.stringify({ idp: idp.idp, ...evaluation, keys: Object.fromEntries(evaluation.keys) }, null, 2)}\n`,
-    );
-  } else {
-    io.stdout(`${describeEvaluation(evaluation, idp.idp).join('\n')}\n`);
-  }
+  const explanation = policy.explain(idp.idp, claims, keys);
+  io.stdout(
+    values.json
+      ? `${JSON.stringify(explanation, null, 2)}\n`
+      : `${describeExplanation(explanation).join('\n')}\n`,
+  );
   return POLICY_EXIT.OK;
 }

@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { decodeJwt } from '../client/jwt.ts';
 import { InvalidInput, resolveIdp } from './common.ts';
-import type { Evaluation, KeyOutcome, OfflinePolicy } from './engine.ts';
+import type { Evaluation, Explanation, KeyOutcome, OfflinePolicy } from './engine.ts';
 import type { KeyExpectation, PolicyCase } from './test-file.ts';
 
 /** A case ready to run: its IdP decided, its claims decoded. */
@@ -26,6 +26,8 @@ export interface CaseResult {
   /** One line per unmet expectation; empty when the case passed. */
   readonly failures: readonly string[];
   readonly evaluation: Evaluation;
+  /** The full explanation, for a failed case only. */
+  readonly explanation: Explanation | undefined;
 }
 
 /** Resolves every case's IdP and claims; throws {@link InvalidInput} listing every problem. */
@@ -80,7 +82,9 @@ export function runCase(policy: OfflinePolicy, c: PreparedCase): CaseResult {
     const outcome = evaluation.keys.get(name) ?? extra.get(name);
     if (outcome) failures.push(...compareKey(name, want, outcome));
   }
-  return { name: spec.name, idp: c.idp, claims: c.claims, decision, failures, evaluation };
+  const explained = spec.request && [...new Set([...spec.request, ...expectations.map(([name]) => name)])];
+  const explanation = failures.length > 0 ? policy.explain(c.idp, c.claims, explained) : undefined;
+  return { name: spec.name, idp: c.idp, claims: c.claims, decision, failures, evaluation, explanation };
 }
 
 /** allow: every requested key mints; without a request, at least one key would. */
@@ -103,7 +107,7 @@ function compareKey(name: string, want: KeyExpectation, got: KeyOutcome): string
     if (!isDeepStrictEqual(w, g)) out.push(`${at}.${field}: expected ${list(w)}, got ${list(g)}`);
   }
   for (const [field, value] of Object.entries(want.rendered ?? {})) {
-    const actual = got.rendered?.[field];
+    const actual = renderedValue(got.rendered?.[field], value);
     if (got.rendered === undefined) {
       out.push(`${at}.rendered.${field}: expected ${JSON.stringify(value)}, but the key was not rendered`);
     } else if (!isDeepStrictEqual(actual, value)) {
@@ -113,6 +117,16 @@ function compareKey(name: string, want: KeyExpectation, got: KeyOutcome): string
     }
   }
   return out;
+}
+
+/** A rendered JSON policy compares as data when the case writes it as a map. */
+function renderedValue(actual: unknown, expected: unknown): unknown {
+  if (typeof actual !== 'string' || typeof expected !== 'object' || expected === null) return actual;
+  try {
+    return JSON.parse(actual);
+  } catch {
+    return actual;
+  }
 }
 
 const list = (names: readonly string[]) => (names.length === 0 ? '[]' : `[${names.join(', ')}]`);

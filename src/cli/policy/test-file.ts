@@ -9,21 +9,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Report } from '../../core/config/report.ts';
 import { validateSchema } from '../../core/config/validate.ts';
 import { parseYaml } from '../../core/config/yaml.ts';
+import { REASON_CODES } from '../../core/policy/index.ts';
 
 const strict = { additionalProperties: false } as const;
 const KEY_NAME = '^[A-Za-z0-9_-]{1,64}$';
-
-/** Reason codes a denied key can carry, in the order they are decided. */
-export const REASON_CODES = [
-  'denied_by_rule',
-  'no_identity_matched',
-  'key_not_granted',
-  'conflicting_grants',
-  'template_claim_missing',
-  'template_value_invalid',
-  'template_value_unsafe',
-  'policy_too_large',
-] as const;
 
 const Names = (description: string) =>
   Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], { description });

@@ -7,7 +7,7 @@
 import { dirname, resolve } from 'node:path';
 import { type CommandIo, InvalidInput, loadPolicyConfig, POLICY_EXIT, parsePolicyFlags } from './common.ts';
 import { compileOffline } from './engine.ts';
-import { describeEvaluation } from './format.ts';
+import { describeExplanation } from './format.ts';
 import { type CaseResult, prepareCases, runCase, uncovered } from './run-cases.ts';
 import { CasesFileError, readCasesFile } from './test-file.ts';
 
@@ -98,7 +98,7 @@ function toText(results: readonly CaseResult[], coverage: Coverage | undefined):
     }
     lines.push(`FAIL ${r.name}`);
     for (const f of r.failures) lines.push(`       ${f}`);
-    for (const l of describeEvaluation(r.evaluation, r.idp)) lines.push(`     ${l}`);
+    if (r.explanation) for (const l of describeExplanation(r.explanation)) lines.push(`     ${l}`);
   }
   if (coverage) lines.push(...coverageLines(coverage));
   const failed = results.filter((r) => r.failures.length > 0).length;

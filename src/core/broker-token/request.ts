@@ -88,7 +88,7 @@ export async function requestBrokerToken(req: TokenRequest): Promise<ObtainedTok
   return checkTokenResponse(res.body, req.audience, req.now());
 }
 
-/** Parses a token response and applies the checks of SPEC §5 (JWT, aud, expiry). */
+/** Parses a token response and applies the checks in docs/security.md (JWT, aud, expiry). */
 export function checkTokenResponse(body: Buffer, audience: string, nowMs: number): ObtainedToken {
   const parsed = parseJson(body);
   const token = parsed?.access_token;

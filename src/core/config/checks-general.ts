@@ -184,7 +184,23 @@ function checkOthers(config: Loose, report: Report): void {
       'must be a size like 100MB (units B, KB, MB, GB, KiB, MiB, GiB; all binary) or a byte count',
     );
   }
-  const url = str(map(config.redis).url);
+  if (config.redis !== undefined) checkRedis(map(config.redis), report);
+}
+
+const TOPOLOGIES = ['url', 'sentinels', 'cluster'] as const;
+
+/** One topology, its companions, and `host:port` lists. */
+function checkRedis(redis: Loose, report: Report): void {
+  const chosen = TOPOLOGIES.filter((field) => redis[field] !== undefined);
+  if (chosen.length === 0) {
+    report.error(['redis'], 'set one of `url` (standalone), `sentinels` (with `name`) or `cluster`');
+  } else if (chosen.length > 1) {
+    report.error(
+      ['redis', chosen[1] as string],
+      `set only one of ${chosen.map((f) => `\`${f}\``).join(', ')}`,
+    );
+  }
+  const url = str(redis.url);
   if (url !== undefined) {
     let protocol = '';
     try {
@@ -194,12 +210,43 @@ function checkOthers(config: Loose, report: Report): void {
       report.error(['redis', 'url'], 'must be a redis:// or rediss:// URL');
     }
   }
+  for (const field of ['sentinels', 'cluster'] as const) {
+    const list = redis[field];
+    for (const [i, entry] of (Array.isArray(list) ? list : []).entries()) {
+      const s = str(entry);
+      if (s !== undefined && parseHostPort(s) === undefined) {
+        report.error(['redis', field, i], 'must be host:port (e.g. 10.0.0.1:26379, [::1]:6379)');
+      }
+    }
+  }
+  if (redis.sentinels !== undefined && redis.name === undefined) {
+    report.error(['redis', 'name'], "required with `sentinels`: the primary's name as the Sentinels know it");
+  }
+  for (const field of ['name', 'sentinelPassword'] as const) {
+    if (redis[field] !== undefined && redis.sentinels === undefined) {
+      report.error(['redis', field], 'only with `sentinels`');
+    }
+  }
+  const tls = map(redis.tls);
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    report.error(['redis', 'tls', tls.cert === undefined ? 'cert' : 'key'], 'set `cert` and `key` together');
+  }
+}
+
+/** `host:port` (an IPv6 host in brackets) → its parts; undefined when malformed. */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  const host = match?.[1] ?? match?.[2];
+  if (host === undefined || port < 1 || port > 65535) return undefined;
+  return { host, port };
 }
 
 /** A config whose identities hold no key at all loads, but refuses every mint. */
 function warnNothingGranted(config: Loose, report: Report): void {
   const granted = entries(config.clientIdentities).some(([, identity]) => {
     const keys = identity.keys;
+    if (Array.isArray(identity.grants) && identity.grants.length > 0) return true;
     return typeof keys === 'object' && keys !== null && Object.keys(keys).length > 0;
   });
   if (!granted) {

@@ -1,4 +1,4 @@
-/** Cross-checks of `accessProviders`: per-type fields, endpoints, durations, audiences (SPEC §5). */
+/** Cross-checks of `accessProviders`: per-type fields, endpoints, durations, audiences (docs/configuration.md). */
 import { DURATION_RULES, resolveProviderAudience } from '../providers-meta.ts';
 import {
   checkUnique,
@@ -131,8 +131,22 @@ interface ProviderContext {
   chained: Set<string>;
 }
 
+/**
+ * Where a provider presents its broker token: two providers of one type at
+ * different places are run by different operators as surely as two clouds.
+ */
+function endpointOf(p: Loose): string {
+  const parts =
+    p.type === 'gcp'
+      ? [p.stsEndpoint, p.workloadIdentityProvider]
+      : p.type === 'azure'
+        ? [p.authorityHost ?? p.environment, p.tenantId]
+        : [p.endpoint];
+  return JSON.stringify(parts.map((x) => (typeof x === 'string' ? x.replace(/\/+$/, '') : null)));
+}
+
 function checkAudiences(providers: [number, Loose][], brokerIdp: Loose, report: Report): void {
-  const seen = new Map<string, { index: number; type: string }>();
+  const seen = new Map<string, { index: number; type: string; endpoint: string }>();
   for (const [i, p] of providers) {
     if (!isProviderType(p.type) || (p.type === 'gcp' && p.workloadIdentityProvider === undefined)) continue;
     // A failed substitution still counts as "set": it was reported where it failed.
@@ -147,12 +161,20 @@ function checkAudiences(providers: [number, Loose][], brokerIdp: Loose, report: 
     }
     if (str(audience) === undefined) continue;
     const first = seen.get(audience);
-    if (first === undefined) seen.set(audience, { index: i, type: p.type });
+    const endpoint = endpointOf(p);
+    if (first === undefined) seen.set(audience, { index: i, type: p.type, endpoint });
     else if (first.type !== p.type) {
       report.warn(
         ['accessProviders', i, 'audience'],
         `broker-token audience ${report.show(audience)} is also used by accessProviders[${first.index}] ` +
           `(${first.type}): a token meant for one cloud could be replayed at the other; give each its own audience`,
+      );
+    } else if (first.endpoint !== endpoint) {
+      report.warn(
+        ['accessProviders', i, 'audience'],
+        `broker-token audience ${report.show(audience)} is also used by accessProviders[${first.index}] ` +
+          `(${first.type} at another endpoint): whoever runs one endpoint could replay the token at the other; ` +
+          'give each its own audience',
       );
     }
   }

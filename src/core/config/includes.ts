@@ -87,6 +87,9 @@ const FILE_FIELDS: readonly (readonly string[])[] = [
   ['server', 'tls', 'cert'],
   ['server', 'tls', 'key'],
   ['logging', 'audit', 'file'],
+  ['redis', 'tls', 'ca'],
+  ['redis', 'tls', 'cert'],
+  ['redis', 'tls', 'key'],
 ];
 
 function resolveFilePaths(data: Map, dir: string): void {

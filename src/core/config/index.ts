@@ -35,7 +35,7 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-/** Where the broker looks for its config when no path is given (SPEC §1), after `--config` and `$CONFIG_PATH`. */
+/** Where the broker looks for its config when no path is given (docs/configuration.md), after `--config` and `$CONFIG_PATH`. */
 export const DEFAULT_CONFIG_PATHS = ['./config/config.yaml', '/etc/voidkey/config.yaml'] as const;
 
 /**

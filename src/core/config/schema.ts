@@ -1,5 +1,5 @@
 /**
- * The one configuration schema (SPEC §2). It is the source of the TypeScript
+ * The one configuration schema (docs/configuration.md). It is the source of the TypeScript
  * type, of validation (unknown fields refused, every error with its path) and
  * of docs/configuration.md. Per-provider-type rules that a flat schema cannot
  * express (required and forbidden fields by `type`) live in cross-checks.
@@ -21,7 +21,7 @@ const Bool = (description: string, def: boolean) => Type.Boolean({ description, 
 const StrList = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
 const StrMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
 
-/** Signature algorithms a client token may use (SPEC §3). */
+/** Signature algorithms a client token may use (docs/security.md). */
 export const ALLOWED_ALGORITHMS = [
   'RS256',
   'RS384',
@@ -35,7 +35,7 @@ export const ALLOWED_ALGORITHMS = [
 ] as const;
 export type AllowedAlgorithm = (typeof ALLOWED_ALGORITHMS)[number];
 
-/** Access-provider types this build knows (SPEC §5). */
+/** Access-provider types this build knows (docs/configuration.md). */
 export const PROVIDER_TYPES = ['aws-sts', 'minio', 'gcp', 'azure'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
@@ -212,7 +212,11 @@ export const AssumeRoleSchema = Type.Object(
     externalId: Type.Optional(Str('ExternalId for the second hop (defaults to the provider’s).')),
     tags: Type.Optional(StrMap('Session tags, merged over the provider’s `tags`.')),
   },
-  { ...strict, description: 'aws-sts: a second `AssumeRole` hop (role chaining, ≤ 3600 s).' },
+  {
+    ...strict,
+    description:
+      'aws-sts: a second `AssumeRole` hop (role chaining, ≤ 3600 s). Its `SourceIdentity` is `<sanitised sub>-<first 8 hex of sha256(iss|sub)>` (≤ 64 chars), unique per identity.',
+  },
 );
 
 export const OutputValueSchema = Type.Union(
@@ -231,7 +235,11 @@ export const KeySchema = Type.Object(
       Int('Default and maximum lifetime for this key, seconds (not for azure).', undefined, 1),
     ),
     roleArn: Type.Optional(Str('aws-sts (required), minio: role to assume.')),
-    roleSessionName: Type.Optional(Str('aws-sts: session name; default derived from the subject.')),
+    roleSessionName: Type.Optional(
+      Str(
+        'aws-sts: session name; default `voidkey-<sanitised sub>-<first 8 hex of sha256(iss|sub)>` (≤ 64 chars).',
+      ),
+    ),
     policy: Type.Optional(Str('aws-sts, minio: inline session policy (JSON).')),
     policyArns: Type.Optional(StrList('aws-sts: managed policy ARNs (≤ 10).')),
     assumeRole: Type.Optional(AssumeRoleSchema),
@@ -416,13 +424,61 @@ export const CacheSchema = Type.Object(
   { ...strict, description: 'Caches.', default: {} },
 );
 
+const HostPorts = (description: string) =>
+  Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description });
+
+export const RedisTlsSchema = Type.Union(
+  [
+    Type.Boolean(),
+    Type.Object(
+      {
+        ca: Type.Optional(
+          Str('PEM CA bundle that signs the server certificate (relative to the config file that sets it).'),
+        ),
+        cert: Type.Optional(
+          Str('PEM client certificate, for `tls-auth-clients` (relative to the config file that sets it).'),
+        ),
+        key: Type.Optional(Str('PEM private key of `cert` (relative to the config file that sets it).')),
+        servername: Type.Optional(
+          Str('Name the server certificate must carry (default: the host connected to).'),
+        ),
+      },
+      strict,
+    ),
+  ],
+  {
+    description:
+      '`true` (system CAs), or files for a private CA and a client certificate. Also implied by `rediss://`.',
+    default: false,
+  },
+);
+
 export const RedisSchema = Type.Object(
   {
-    url: Str('`redis://[:password@]host:port/db` or `rediss://` for TLS.'),
+    url: Type.Optional(
+      Str(
+        'Standalone server: `redis://[user:password@]host:port/db`, or `rediss://` for TLS. Exactly one of `url`, `sentinels`, `cluster`.',
+      ),
+    ),
+    sentinels: Type.Optional(
+      HostPorts('Sentinel: `host:port` of the Sentinels that monitor the primary named `name`.'),
+    ),
+    name: Type.Optional(Str("The primary's name as the Sentinels know it (required with `sentinels`).")),
+    sentinelPassword: Type.Optional(Str('Password of the Sentinels themselves, when they require one.')),
+    cluster: Type.Optional(
+      HostPorts('Redis Cluster: `host:port` of some nodes (seeds); the rest is discovered.'),
+    ),
+    username: Type.Optional(Str('ACL user (else from the URL; else `default`).')),
+    password: Type.Optional(
+      Str('Password (else from the URL). For every node of a Sentinel or Cluster setup.'),
+    ),
     keyPrefix: Type.String({ description: 'Prefix of every key.', default: 'voidkey:' }),
-    tls: Bool('Use TLS (also implied by `rediss://`).', false),
+    tls: RedisTlsSchema,
   },
-  { ...strict, description: 'Shared state for many instances (rate limits, one-time tokens).' },
+  {
+    ...strict,
+    description: 'Shared state for many instances (rate limits, one-time tokens): one of three topologies.',
+  },
 );
 
 export const ConfigSchema = Type.Object(

@@ -19,7 +19,7 @@ interface Finding {
   rank: number;
 }
 
-/** Why `server.trustProxy: true` is refused (SPEC §2). */
+/** Why `server.trustProxy: true` is refused (docs/configuration.md). */
 export const TRUST_PROXY_TRUE =
   '`true` is refused: it would believe the X-Forwarded-For of any client, so anyone could choose ' +
   'their IP address (and rate-limit bucket); use a hop count or a list of proxy CIDRs';

@@ -1,5 +1,5 @@
 /**
- * One-time tokens (SPEC §7): a token of an IdP with `oneTimeUse` is recorded
+ * One-time tokens (docs/security.md): a token of an IdP with `oneTimeUse` is recorded
  * when a mint passes the policy check, for its remaining lifetime plus the
  * clock tolerance, and released again when the mint produced nothing.
  */

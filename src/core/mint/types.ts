@@ -14,7 +14,7 @@ export interface MintRequest {
   duration?: number | undefined;
 }
 
-/** The 200 body of `POST /credentials/mint` (SPEC §4). */
+/** The 200 body of `POST /credentials/mint` (docs/architecture.md). */
 export interface MintResponse {
   credentials: Record<string, Record<string, string>>;
   /** Earliest expiry of all keys, ISO 8601. */

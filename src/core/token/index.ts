@@ -1,4 +1,4 @@
-/** Client-token verification (SPEC §3): the public surface of src/core/token. */
+/** Client-token verification (docs/security.md): the public surface of src/core/token. */
 export type { KeySetHealth } from './issuer-keys.ts';
 export {
   type CheckedKeySet,

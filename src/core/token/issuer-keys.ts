@@ -19,7 +19,7 @@ import { checkKeySet } from './keyset.ts';
 import { KeySetUnavailableError } from './map-error.ts';
 import { parseStrictJson } from './strict-json.ts';
 
-/** Largest JWKS response read, bytes (SPEC §3). */
+/** Largest JWKS response read, bytes (docs/security.md). */
 export const MAX_JWKS_BYTES = 512 * 1024;
 
 /** Everything one issuer's key set needs. Durations in seconds unless named ms. */

@@ -11,7 +11,7 @@ import { ALLOWED_ALGORITHMS } from '../config/schema.ts';
 import { InvalidTokenError } from '../errors.ts';
 import { parseStrictJson } from './strict-json.ts';
 
-/** Largest accepted token, bytes (SPEC §3); larger ones are refused before decoding. */
+/** Largest accepted token, bytes (docs/security.md); larger ones are refused before decoding. */
 export const MAX_TOKEN_BYTES = 16_384;
 
 /** A JOSE header that passed the pre-parser; `alg` is in the allow-list. */

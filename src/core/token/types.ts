@@ -1,4 +1,4 @@
-/** Options and surface of the client-token verifier (SPEC §3). */
+/** Options and surface of the client-token verifier (docs/security.md). */
 import type { ClientIdpConfig } from '../config/schema.ts';
 import type { HttpClient, Logger, Telemetry, TokenVerifier } from '../types.ts';
 import type { KeySetHealth } from './issuer-keys.ts';

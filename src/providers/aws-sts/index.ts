@@ -1,7 +1,7 @@
 /**
  * The `aws-sts` access provider: STS AssumeRoleWithWebIdentity through the
  * official AWS SDK with the broker token, optionally chained with AssumeRole
- * (SPEC §5).
+ * (docs/configuration.md).
  */
 import type { AccessProviderConfig } from '../../core/config/schema.ts';
 import type { AccessProvider } from '../../core/types.ts';

@@ -113,7 +113,7 @@ async function mintSts(ctx: StsContext, input: MintInput): Promise<MintOutput> {
           DurationSeconds: Math.min(duration, ctx.chainedMax),
           ExternalId: chain.externalId ?? ctx.config.externalId,
           Tags: tags,
-          SourceIdentity: sourceIdentity(input.subject),
+          SourceIdentity: sourceIdentity(input.issuer, input.subject),
           Policy: restrictions.Policy,
           PolicyArns: restrictions.PolicyArns,
         }),

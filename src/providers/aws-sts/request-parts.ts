@@ -25,10 +25,16 @@ export function sanitise(value: string): string {
  * keeps distinct subjects distinct, always fits.
  */
 export function deriveSessionName(iss: string, sub: string): string {
+  return `${PREFIX}${withHash(iss, sub, MAX_NAME - PREFIX.length)}`;
+}
+
+/** `<sanitised sub>-<first 8 hex of sha256(iss|sub)>` in at most `max` chars, the subject cut to fit the hash. */
+function withHash(iss: string, sub: string, max: number): string {
   const hash = createHash('sha256').update(`${iss}|${sub}`).digest('hex').slice(0, 8);
-  const room = MAX_NAME - PREFIX.length - 1 - hash.length;
-  const subject = sanitise(sub).slice(0, room).replace(/-+$/, '');
-  return subject ? `${PREFIX}${subject}-${hash}` : `${PREFIX}${hash}`;
+  const subject = sanitise(sub)
+    .slice(0, max - 1 - hash.length)
+    .replace(/-+$/, '');
+  return subject ? `${subject}-${hash}` : hash;
 }
 
 /**
@@ -59,10 +65,15 @@ export function sessionNames(): (iss: string, sub: string) => string {
   };
 }
 
-/** SourceIdentity from the subject: sanitised, 2–64 chars. */
-export function sourceIdentity(sub: string): string {
-  const value = sanitise(sub).slice(0, MAX_NAME);
-  return value.length >= 2 ? value : value.padEnd(2, '_');
+/**
+ * SourceIdentity: `<sanitised sub>-<first 8 hex of sha256(iss|sub)>`, at most
+ * 64 chars. The hash keeps it unique per identity: two subjects that differ
+ * only past the cut (two branches of one long repository name) or only in
+ * characters the sanitising replaces would otherwise share one, and AWS
+ * keeps it for the whole role chain as the caller's name in CloudTrail.
+ */
+export function sourceIdentity(iss: string, sub: string): string {
+  return withHash(iss, sub, MAX_NAME);
 }
 
 const refuse = (code: string, reason: string) => new UpstreamError('refused', `${code}: ${reason}`);

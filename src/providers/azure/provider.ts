@@ -1,5 +1,5 @@
 /**
- * The `azure` access provider (SPEC §5): one client-credentials request at
+ * The `azure` access provider (docs/configuration.md): one client-credentials request at
  * the Entra token endpoint with the broker token as client assertion
  * (workload identity federation). Entra chooses the lifetime; `expiry` is
  * computed from `expires_in`, counted from when the request was sent.

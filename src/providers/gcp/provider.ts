@@ -1,5 +1,5 @@
 /**
- * The `gcp` access provider (SPEC §5): the broker token is exchanged at
+ * The `gcp` access provider (docs/configuration.md): the broker token is exchanged at
  * Google STS for a federated token (no Authorization header), which then
  * asks IAM Credentials to generateAccessToken for the key's service
  * account. The federated token never leaves the broker; it is reused per

@@ -1,6 +1,6 @@
 /**
  * The `minio` access provider: MinIO's STS AssumeRoleWithWebIdentity at the
- * configured `endpoint`, the same protocol as AWS (SPEC §5). DurationSeconds
+ * configured `endpoint`, the same protocol as AWS (docs/configuration.md). DurationSeconds
  * is always sent; `roleArn` (role-policy mode) and `policy` are optional;
  * there is no second hop.
  */

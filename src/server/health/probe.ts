@@ -13,11 +13,11 @@
  * Results are cached (5 s when healthy, 1 s otherwise) and computed once
  * however many probes ask, so a load balancer polling every second costs nothing.
  *
- * With Redis, a `redis` check joins: Redis down is "degraded", never
- * "unhealthy": the instance still serves (rate limits fail open, tokens of
- * IdPs without `oneTimeUse` still mint), and a shared Redis outage must not
- * take every instance out of the load balancer. The error says which way
- * each control fails. The Redis address is not shown: `/health` is public.
+ * With Redis, a `redis` check joins (health/redis.ts): unreachable is
+ * "degraded", unfit for the job "unhealthy", and either leaves the overall
+ * status no lower than "degraded": the instance still serves (rate limits
+ * fail open, tokens of IdPs without `oneTimeUse` still mint), and a shared
+ * Redis problem must not take every instance out of the load balancer.
  */
 import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
@@ -25,6 +25,7 @@ import { dirname } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import type { AuditLog } from '../audit/log.ts';
 import type { BrokerRuntime } from '../wiring.ts';
+import type { RedisCheck } from './redis.ts';
 
 export type HealthState = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -238,7 +239,7 @@ export function createHealthProbe(sources: HealthSources): HealthProbe & { inval
   };
 }
 
-/** How long a PING result is reused, ms. */
+/** How long a Redis check's result is reused, ms. */
 export const REDIS_CHECK_CACHE_MS = 1000;
 
 /** The health answer's line for an unreachable Redis. */
@@ -246,35 +247,35 @@ export const REDIS_DOWN_ERROR =
   'redis: unreachable; rate limits are not enforced (fail open), ' +
   'one-time tokens (oneTimeUse) are refused with 503 until it is back';
 
-/** Folds a Redis check into `report`: `checks.redis`, and healthy → degraded when it is down. */
-export function addRedisCheck(report: HealthReport, up: boolean): HealthReport {
-  const checks = { ...report.checks, redis: up ? ('healthy' as const) : ('degraded' as const) };
-  if (up) return { ...report, checks };
+/** Folds a Redis check (health/redis.ts) into `report`: `checks.redis`, its error, and healthy → degraded unless healthy. */
+export function addRedisCheck(report: HealthReport, check: RedisCheck): HealthReport {
+  const checks = { ...report.checks, redis: check.state };
+  if (check.state === 'healthy') return { ...report, checks };
   return {
     status: report.status === 'healthy' ? 'degraded' : report.status,
     checks,
-    errors: [...(report.errors ?? []), REDIS_DOWN_ERROR],
+    errors: [...(report.errors ?? []), check.error],
   };
 }
 
 /**
  * `probe` with the `redis` check added to its reports (readiness unchanged).
- * `ping` is asked at most once per {@link REDIS_CHECK_CACHE_MS}, however many probes ask.
+ * `check` runs at most once per {@link REDIS_CHECK_CACHE_MS}, however many probes ask.
  */
 export function withRedisCheck<P extends HealthProbe>(
   probe: P,
-  ping: () => Promise<boolean>,
+  check: () => Promise<RedisCheck>,
   now: () => number = Date.now,
 ): P {
-  let last: { up: boolean; at: number } | undefined;
-  let running: Promise<boolean> | undefined;
-  const isUp = (): Promise<boolean> => {
-    if (last && now() - last.at < REDIS_CHECK_CACHE_MS) return Promise.resolve(last.up);
-    running ??= ping()
-      .catch(() => false)
-      .then((up) => {
-        last = { up, at: now() };
-        return up;
+  let last: { result: RedisCheck; at: number } | undefined;
+  let running: Promise<RedisCheck> | undefined;
+  const isUp = (): Promise<RedisCheck> => {
+    if (last && now() - last.at < REDIS_CHECK_CACHE_MS) return Promise.resolve(last.result);
+    running ??= check()
+      .catch((): RedisCheck => ({ state: 'degraded', error: REDIS_DOWN_ERROR }))
+      .then((result) => {
+        last = { result, at: now() };
+        return result;
       })
       .finally(() => {
         running = undefined;

@@ -1,6 +1,6 @@
 /**
  * The broker's shared state (docs/operations.md, Scale): rate-limit counters
- * and one-time-token records. With `redis.url` they live in Redis, shared by
+ * and one-time-token records. With `redis` they live in Redis, shared by
  * every instance; without it, in this process's memory. Built once per
  * process and kept across config reloads (`redis.*` needs a restart).
  *

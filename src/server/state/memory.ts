@@ -76,6 +76,7 @@ export function memorySharedState(): SharedState {
     counters: memoryCounterStore(),
     replayGuard: memoryReplayGuard(),
     ping: async () => true,
+    redis: undefined,
     start: async () => {},
     close: async () => {},
   };

@@ -1,5 +1,5 @@
 /**
- * Shared state in Redis (`redis.url`), seen by every instance. This module
+ * Shared state in Redis (`redis`: standalone, Sentinel or Cluster), seen by every instance. This module
  * is imported only when Redis is configured, so a broker without it never
  * loads ioredis.
  *
@@ -12,14 +12,16 @@
  *   (compare-and-delete in Lua), so a late release never frees a record
  *   someone else made. Redis down fails closed: the mint is refused with 503
  *   rather than unprotected.
+ * - Every script and command takes one key, so in a Redis Cluster each key
+ *   may sit on any slot: no hash tag, and the same key names in every
+ *   topology (a rolling upgrade shares the records).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../core/config/schema.ts';
 import { InvalidTokenError, ServiceUnavailableError } from '../../core/errors.ts';
 import type { ReplayGuard } from '../../core/mint.ts';
 import { type Logger, silentLogger, type VerifiedToken } from '../../core/types.ts';
-import { createSharedRedis } from './redis-client.ts';
+import { createSharedRedis, type RedisClient } from './redis-client.ts';
 import type {
   CounterStore,
   ReplayStoreOperation,
@@ -51,7 +53,7 @@ return 0
 `;
 
 /** A CounterStore over `client`; keys are `<keyPrefix><key>`. `now`: clock, ms (default Date.now). */
-export function redisCounterStore(client: Redis, now: () => number = Date.now): CounterStore {
+export function redisCounterStore(client: RedisClient, now: () => number = Date.now): CounterStore {
   return {
     async increment(key, windowMs): Promise<WindowCount> {
       const window = Math.max(1, Math.ceil(windowMs));
@@ -92,7 +94,7 @@ export interface RedisReplayGuardOptions {
 }
 
 /** A ReplayGuard over `client` (its `keyPrefix` applies); store failures throw 503 ServiceUnavailableError. */
-export function redisReplayGuard(client: Redis, options: RedisReplayGuardOptions = {}): ReplayGuard {
+export function redisReplayGuard(client: RedisClient, options: RedisReplayGuardOptions = {}): ReplayGuard {
   const logger = options.logger ?? silentLogger;
   const countError = options.onStoreError ?? (() => {});
   // What each claim wrote, by the VerifiedToken the mint holds: gone with the request.
@@ -140,7 +142,7 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Counters and one-time-token records in Redis. Throws TypeError for a bad `redis.url`. */
+/** Counters and one-time-token records in Redis. Throws TypeError for a bad `redis.url` or an unreadable TLS file. */
 export function redisSharedState(
   settings: NonNullable<Readonly<Config>['redis']>,
   deps: SharedStateDeps,
@@ -154,6 +156,7 @@ export function redisSharedState(
       onStoreError: (operation) => deps.metrics.replayStoreError(operation),
     }),
     ping: () => redis.ping(),
+    redis,
     start: async () => {
       await redis.connect();
     },

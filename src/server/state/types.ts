@@ -1,11 +1,11 @@
 /**
  * The broker's shared state behind one interface: fixed-window counters for
  * both rate limits, and the one-time-token records. In memory (one instance)
- * or in Redis (every instance), chosen once per process from `redis.url`.
+ * or in Redis (every instance), chosen once per process from `redis`.
  */
 import type { ReplayGuard } from '../../core/mint.ts';
 import type { Logger } from '../../core/types.ts';
-import type { RedisTuning } from './redis-client.ts';
+import type { RedisTuning, SharedRedis } from './redis-client.ts';
 
 /** Where a key's current window stands after one increment. */
 export interface WindowCount {
@@ -33,6 +33,8 @@ export interface SharedState {
   readonly replayGuard: ReplayGuard;
   /** True while the store answers (memory always does). */
   ping(): Promise<boolean>;
+  /** The Redis connection (for its health check), when Redis is configured. */
+  readonly redis: SharedRedis | undefined;
   /** Connects (logged); never throws: an unreachable Redis is reported by health and retried. */
   start(): Promise<void>;
   /** Closes the connection (after the server has stopped). */

@@ -406,6 +406,51 @@ const IDENTITY_CASES: Case[] = [
   },
 ];
 
+const REDIS_CASES: Case[] = [
+  {
+    name: 'a redis block without a topology',
+    change: (d) => {
+      d.redis = { keyPrefix: 'v:' };
+    },
+    problems: ['redis: set one of `url` (standalone), `sentinels` (with `name`) or `cluster`'],
+  },
+  {
+    name: 'two topologies at once',
+    change: (d) => {
+      d.redis = { url: 'redis://r:6379', cluster: ['r:7000'] };
+    },
+    problems: ['redis.cluster: set only one of `url`, `cluster`'],
+  },
+  {
+    name: 'sentinels without the primary name, and addresses that are not host:port',
+    change: (d) => {
+      d.redis = { sentinels: ['s1:26379', 's2', '[::1]:26379', 's3:99999'] };
+    },
+    problems: [
+      'redis.sentinels[1]: must be host:port (e.g. 10.0.0.1:26379, [::1]:6379)',
+      'redis.sentinels[3]: must be host:port (e.g. 10.0.0.1:26379, [::1]:6379)',
+      "redis.name: required with `sentinels`: the primary's name as the Sentinels know it",
+    ],
+  },
+  {
+    name: 'Sentinel fields on a cluster, a cluster seed with a scheme, and a client cert without its key',
+    change: (d) => {
+      d.redis = {
+        cluster: ['redis://n1:7000'],
+        name: 'mymaster',
+        sentinelPassword: 'x',
+        tls: { cert: 'client.crt' },
+      };
+    },
+    problems: [
+      'redis.cluster[0]: must be host:port (e.g. 10.0.0.1:26379, [::1]:6379)',
+      'redis.name: only with `sentinels`',
+      'redis.sentinelPassword: only with `sentinels`',
+      'redis.tls.key: set `cert` and `key` together',
+    ],
+  },
+];
+
 describe('trustProxy lists that stop short of everyone', () => {
   test('half of the space, private ranges and names are accepted', async () => {
     for (const trustProxy of [['0.0.0.0/1'], ['10.0.0.0/8', '172.16.0.0/12', 'fd00::/8'], ['loopback'], 10]) {
@@ -433,3 +478,30 @@ function runCases(title: string, cases: Case[]): void {
 runCases('cross-checks of providers', PROVIDER_CASES);
 runCases('cross-checks of keys', KEY_CASES);
 runCases('cross-checks of identities, IdPs and server', IDENTITY_CASES);
+runCases('cross-checks of redis', REDIS_CASES);
+
+describe('redis topologies that validate', () => {
+  const valid: Data[] = [
+    { url: 'rediss://voidkey:pw@cache.internal:6380/2', tls: { ca: 'ca.pem' } },
+    { sentinels: ['10.0.0.1:26379', '[fd00::2]:26379'], name: 'mymaster', sentinelPassword: 's' },
+    { cluster: ['n1:7000', 'n2:7000'], username: 'voidkey', password: 'p', tls: true },
+  ];
+  for (const redis of valid) {
+    test(`accepts ${Object.keys(redis).join(', ')}`, async () => {
+      const data = baseConfig();
+      data.redis = redis;
+      const out = await loadObject(data);
+      assert.deepEqual(out.problems, []);
+      assert.equal(out.config?.redis?.keyPrefix, 'voidkey:');
+    });
+  }
+
+  test('resolves the TLS files against the config file', async () => {
+    const data = baseConfig();
+    data.redis = { url: 'rediss://r:6380', tls: { ca: 'ca.pem', cert: '/abs/c.pem', key: 'k.pem' } };
+    const out = await loadObject(data);
+    const tls = out.config?.redis?.tls;
+    assert.ok(typeof tls === 'object' && tls.ca?.startsWith('/') && tls.ca.endsWith('/ca.pem'), String(tls));
+    assert.equal(typeof tls === 'object' && tls.cert, '/abs/c.pem');
+  });
+});

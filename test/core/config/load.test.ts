@@ -142,6 +142,26 @@ describe('warnings', () => {
     ]);
   });
 
+  test('two providers of one type at different endpoints sharing a broker-token audience', async () => {
+    const data = baseConfig();
+    data.server = { allowInsecureIssuers: true };
+    data.accessProviders = [
+      { name: 'minio-a', type: 'minio', endpoint: 'https://minio-a.example.com' },
+      { name: 'minio-b', type: 'minio', endpoint: 'https://minio-b.example.com' },
+      { name: 'minio-a2', type: 'minio', endpoint: 'https://minio-a.example.com/' },
+    ];
+    data.clientIdentities[0].keys = { M: { provider: 'minio-a' } };
+    const out = await loadObject(data);
+    assert.deepEqual(out.problems, []);
+    assert.deepEqual(
+      out.warnings.filter((w) => w.includes('broker-token audience')),
+      [
+        'accessProviders[1].audience: broker-token audience "voidkey-broker" is also used by accessProviders[0] ' +
+          '(minio at another endpoint): whoever runs one endpoint could replay the token at the other; give each its own audience',
+      ],
+    );
+  });
+
   test('a literal output that looks like a misspelt field warns; real literals do not', async () => {
     const data = baseConfig();
     data.clientIdentities[0].keys.AWS_DEPLOY.outputs = {

@@ -47,7 +47,7 @@ describe('schema validation', () => {
     const out = await loadObject(data);
     assert.deepEqual(out.problems, [
       'server.port: must be ≤ 65535',
-      'server.trustProxy: must be `false` or integer ≥ 0 or list of string',
+      'server.trustProxy: must be `false` or integer 0–10 or list of string',
       'server.bodyLimit: must be an integer (got a string)',
       'brokerIdp.clientId: must be a string (got a number; quote it)',
       'clientIdps[0].audience: must have at least 1 item',

@@ -58,7 +58,17 @@ export function nextIp(): string {
 
 const key = (roleArn: string) => ({ provider: 'aws-e2e', roleArn, duration: 900 });
 
-function clusterConfig(opA: OidcPeer, opB: OidcPeer, stsUrl: string, redisUrl: string, prefix: string) {
+/** How a cluster reaches Redis: a URL, or a whole `redis` block (topology, TLS, ACL); the prefix is added. */
+export type RedisTarget = { redisUrl: string } | { redis: Record<string, unknown> };
+
+function clusterConfig(
+  opA: OidcPeer,
+  opB: OidcPeer,
+  stsUrl: string,
+  target: RedisTarget,
+  prefix: string,
+  subjectMax: number,
+) {
   const grants = { AWS_READ: key(ROLE.read), AWS_REFUSED: key(ROLE.refused) };
   return {
     server: {
@@ -89,10 +99,10 @@ function clusterConfig(opA: OidcPeer, opB: OidcPeer, stsUrl: string, redisUrl: s
     rateLimit: {
       max: LIMITS.ipMax,
       windowMs: LIMITS.windowMs,
-      perSubject: { max: LIMITS.subjectMax, windowMs: LIMITS.windowMs },
+      perSubject: { max: subjectMax, windowMs: LIMITS.windowMs },
     },
     broker: { httpTimeout: 2000, maxRetries: 1, retryDelay: 20 },
-    redis: { url: redisUrl, keyPrefix: prefix },
+    redis: { ...('redis' in target ? target.redis : { url: target.redisUrl }), keyPrefix: prefix },
   };
 }
 
@@ -123,8 +133,13 @@ async function startPeers() {
   return { opA, opB, proxy, stop };
 }
 
-/** Starts the peers and `instances` brokers sharing the Redis at `redisUrl` under a fresh key prefix. */
-export async function startCluster(options: { instances: number; redisUrl: string }): Promise<Cluster> {
+/**
+ * Starts the peers and `instances` brokers sharing one Redis under a fresh key
+ * prefix; `subjectMax` raises the per-subject limit for tests that mint a lot.
+ */
+export async function startCluster(
+  options: { instances: number; subjectMax?: number } & RedisTarget,
+): Promise<Cluster> {
   assertBuilt();
   const prefix = uniquePrefix();
   const peers = await startPeers();
@@ -132,7 +147,7 @@ export async function startCluster(options: { instances: number; redisUrl: strin
   const secret = opA.secretOf(BROKER_CLIENT);
   registerSecret('broker client secret', secret);
   for (const id of Object.values(WORKLOADS)) registerSecret(`client secret ${id}`, opA.secretOf(id));
-  const config = clusterConfig(opA, opB, proxy.url, options.redisUrl, prefix);
+  const config = clusterConfig(opA, opB, proxy.url, options, prefix, options.subjectMax ?? LIMITS.subjectMax);
   const brokers: BrokerProcess[] = [];
   const stopAll = async () => {
     await Promise.all(brokers.map((b) => b.stop()));

@@ -180,7 +180,7 @@ describe('aws-sts provider against the STS query protocol', () => {
       'Tags.member.1.Value': 'voidkey',
       'Tags.member.2.Key': 'team',
       'Tags.member.2.Value': 'a',
-      SourceIdentity: 'repo-myorg-myapp-ref-refs-heads-main',
+      SourceIdentity: expectedSessionName.slice('voidkey-'.length),
       Policy: '{"Version":"2012-10-17"}',
     });
     assert.equal(second?.signedBy?.roleArn, ROLE);

@@ -72,10 +72,26 @@ describe('session names', () => {
     );
   });
 
-  test('SourceIdentity is the sanitised subject within 2–64 characters', () => {
-    assert.equal(sourceIdentity('repo:org/app:ref:refs/heads/main'), 'repo-org-app-ref-refs-heads-main');
-    assert.equal(sourceIdentity('x'), 'x_');
-    assert.equal(sourceIdentity('x'.repeat(100)).length, 64);
-    fc.assert(fc.property(fc.string(), (sub) => VALID.test(sourceIdentity(sub))));
+  test('SourceIdentity is the sanitised subject and the hash of issuer and subject, 2–64 characters', () => {
+    const iss = 'https://token.actions.githubusercontent.com';
+    const sub = 'repo:org/app:ref:refs/heads/main';
+    assert.equal(sourceIdentity(iss, sub), `repo-org-app-ref-refs-heads-main-${hash8(iss, sub)}`);
+    assert.equal(sourceIdentity(iss, 'x'), `x-${hash8(iss, 'x')}`);
+    assert.equal(sourceIdentity(iss, ':'), hash8(iss, ':'));
+    assert.equal(sourceIdentity(iss, 'x'.repeat(100)).length, 64);
+    fc.assert(
+      fc.property(fc.string(), fc.string({ maxLength: 300 }), (i, s) => {
+        const value = sourceIdentity(i, s);
+        return VALID.test(value) && value.endsWith(hash8(i, s));
+      }),
+    );
+  });
+
+  test('SourceIdentity is unique per identity: two long branches of one repository, and look-alike subjects', () => {
+    const iss = 'https://token.actions.githubusercontent.com';
+    const repo = `repo:${'my-organisation'}/${'a-very-long-repository-name-for-the-platform-team'}:ref:refs/heads/`;
+    assert.notEqual(sourceIdentity(iss, `${repo}main`), sourceIdentity(iss, `${repo}release`));
+    assert.notEqual(sourceIdentity(iss, 'a:b'), sourceIdentity(iss, 'a/b'));
+    assert.notEqual(sourceIdentity(iss, 'a'), sourceIdentity('https://gitlab.com', 'a'));
   });
 });

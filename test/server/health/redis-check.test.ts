@@ -1,21 +1,24 @@
-/** The `redis` health check: degraded (never unhealthy) when down, and a cached PING. */
+/** The `redis` check folded into /health: degraded when down, unhealthy when unfit, cached 1 s. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { HealthProbe, HealthReport } from '../../../src/server/health/probe.ts';
 import { addRedisCheck, REDIS_DOWN_ERROR, withRedisCheck } from '../../../src/server/health/probe.ts';
 
 const healthy: HealthReport = { status: 'healthy', checks: { config: 'healthy' } };
+const UP = { state: 'healthy' } as const;
+const DOWN = { state: 'degraded', error: REDIS_DOWN_ERROR } as const;
+const REPLICA = 'redis: the server is a read-only replica: writes go to the primary';
 
 describe('redis health check', () => {
   test('adds redis: healthy and leaves a healthy report healthy', () => {
-    assert.deepEqual(addRedisCheck(healthy, true), {
+    assert.deepEqual(addRedisCheck(healthy, UP), {
       status: 'healthy',
       checks: { config: 'healthy', redis: 'healthy' },
     });
   });
 
   test('turns a healthy report degraded and says how each control fails when Redis is down', () => {
-    assert.deepEqual(addRedisCheck(healthy, false), {
+    assert.deepEqual(addRedisCheck(healthy, DOWN), {
       status: 'degraded',
       checks: { config: 'healthy', redis: 'degraded' },
       errors: [REDIS_DOWN_ERROR],
@@ -24,13 +27,21 @@ describe('redis health check', () => {
     assert.match(REDIS_DOWN_ERROR, /refused with 503/);
   });
 
+  test('reads unhealthy, the overall status degraded (200), when Redis answers but cannot do the job', () => {
+    assert.deepEqual(addRedisCheck(healthy, { state: 'unhealthy', error: REPLICA }), {
+      status: 'degraded',
+      checks: { config: 'healthy', redis: 'unhealthy' },
+      errors: [REPLICA],
+    });
+  });
+
   test('never makes a report better or worse than degraded on its own', () => {
     const unhealthy: HealthReport = {
       status: 'unhealthy',
       checks: { config: 'healthy', 'broker_token:a': 'unhealthy' },
       errors: ['broker_token:a: refused'],
     };
-    assert.deepEqual(addRedisCheck(unhealthy, false), {
+    assert.deepEqual(addRedisCheck(unhealthy, DOWN), {
       status: 'unhealthy',
       checks: { config: 'healthy', 'broker_token:a': 'unhealthy', redis: 'degraded' },
       errors: ['broker_token:a: refused', REDIS_DOWN_ERROR],
@@ -50,7 +61,7 @@ describe('redis health check', () => {
       probe,
       async () => {
         pings += 1;
-        return up;
+        return up ? UP : DOWN;
       },
       () => clock,
     );
@@ -66,7 +77,7 @@ describe('redis health check', () => {
     assert.equal(pings, 2);
   });
 
-  test('counts a ping that throws as down', async () => {
+  test('counts a check that throws as down', async () => {
     const wrapped = withRedisCheck({ report: async () => healthy, ready: async () => true }, async () => {
       throw new Error('boom');
     });

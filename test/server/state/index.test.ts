@@ -9,6 +9,7 @@ import type { Config } from '../../../src/core/config/schema.ts';
 import { InvalidTokenError, ServiceUnavailableError } from '../../../src/core/errors.ts';
 import { silentLogger, type VerifiedToken } from '../../../src/core/types.ts';
 import { type HealthProbe, REDIS_DOWN_ERROR, withRedisCheck } from '../../../src/server/health/probe.ts';
+import { checkRedis } from '../../../src/server/health/redis.ts';
 import { counterKey, createSharedState, type SharedState } from '../../../src/server/state/index.ts';
 import {
   deadPort,
@@ -26,6 +27,10 @@ const probe: HealthProbe = {
   ready: async () => true,
 };
 const signal = () => new AbortController().signal;
+const redisOf = (state: SharedState) => {
+  assert.ok(state.redis, 'a Redis state exposes its connection');
+  return state.redis;
+};
 const token = (tokenId: string): VerifiedToken => ({
   iss: 'https://issuer.test',
   sub: 's',
@@ -101,7 +106,7 @@ describe('shared state with redis', () => {
   test('reports redis healthy', async () => {
     const state = states[0];
     assert.ok(state);
-    const report = await withRedisCheck(probe, state.ping).report();
+    const report = await withRedisCheck(probe, () => checkRedis(redisOf(state))).report();
     assert.deepEqual(report, { status: 'healthy', checks: { config: 'healthy', redis: 'healthy' } });
   });
 });
@@ -124,7 +129,7 @@ describe('shared state with an unreachable redis', () => {
       );
       assert.deepEqual(errors, ['claim']);
       await assert.rejects(state.counters.increment('k', 1000));
-      assert.deepEqual(await withRedisCheck(probe, state.ping).report(), {
+      assert.deepEqual(await withRedisCheck(probe, () => checkRedis(redisOf(state))).report(), {
         status: 'degraded',
         checks: { config: 'healthy', redis: 'degraded' },
         errors: [REDIS_DOWN_ERROR],

@@ -5,8 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Cluster } from 'ioredis';
 import type { Logger } from '../../../src/core/types.ts';
-import { createSharedRedis, redisOptions, redisTarget } from '../../../src/server/state/redis-client.ts';
+import {
+  createRedisClient,
+  createSharedRedis,
+  redisOptions,
+  redisTarget,
+} from '../../../src/server/state/redis-client.ts';
 import {
   deadPort,
   deleteUnder,
@@ -83,6 +89,70 @@ describe('redis options', () => {
   test('describes the target without credentials', () => {
     assert.equal(redisTarget(settings('redis://u:hunter22@cache:6380/3')), 'redis://cache:6380/3');
     assert.equal(redisTarget(settings('redis://cache', { tls: true })), 'rediss://cache:6379/0');
+  });
+});
+
+describe('topologies', () => {
+  const base = { keyPrefix: 'voidkey:', tls: false as const };
+
+  test('a READONLY answer (a demoted primary) drops the connection to reconnect, without resending', () => {
+    const options = redisOptions(settings('redis://cache:6379'));
+    const reconnect = options.reconnectOnError as (error: Error) => unknown;
+    assert.equal(reconnect(new Error("READONLY You can't write against a read only replica.")), 1);
+    assert.equal(reconnect(new Error('ERR unknown command')), false);
+    assert.equal(options.autoResendUnfulfilledCommands, false);
+  });
+
+  test('explicit username and password win over the URL', () => {
+    const options = redisOptions({ ...base, url: 'redis://a:b@cache', username: 'voidkey', password: 'pw' });
+    assert.equal(options.username, 'voidkey');
+    assert.equal(options.password, 'pw');
+  });
+
+  test('Sentinel: asks the Sentinels for the primary named `name`, follows +switch-master, never queues', () => {
+    const client = createRedisClient({
+      ...base,
+      sentinels: ['10.0.0.1:26379', '[fd00::2]:26380'],
+      name: 'mymaster',
+      sentinelPassword: 'spw',
+      password: 'pw',
+    });
+    const options = client.options as Record<string, unknown>;
+    assert.deepEqual(options.sentinels, [
+      { host: '10.0.0.1', port: 26379 },
+      { host: 'fd00::2', port: 26380 },
+    ]);
+    assert.equal(options.name, 'mymaster');
+    assert.equal(options.role, 'master');
+    assert.equal(options.sentinelPassword, 'spw');
+    assert.equal(options.password, 'pw');
+    assert.equal(options.failoverDetector, true);
+    assert.equal(options.enableOfflineQueue, false);
+    assert.equal(options.autoResendUnfulfilledCommands, false);
+    assert.equal(
+      redisTarget({ ...base, sentinels: ['10.0.0.1:26379'], name: 'mymaster' }),
+      'sentinel://10.0.0.1:26379/mymaster',
+    );
+    client.disconnect();
+  });
+
+  test('Cluster: follows redirections but never retries a command whose connection closed', () => {
+    const client = createRedisClient({ ...base, cluster: ['n1:7000', 'n2:7000'], password: 'pw' }) as Cluster;
+    assert.equal(client.isCluster, true);
+    assert.equal(client.options.retryDelayOnFailover, 0);
+    assert.equal(client.options.enableOfflineQueue, false);
+    assert.equal(client.options.keyPrefix, 'voidkey:');
+    assert.equal(client.options.redisOptions?.autoResendUnfulfilledCommands, false);
+    assert.equal(client.options.redisOptions?.password, 'pw');
+    assert.equal(redisTarget({ ...base, cluster: ['n1:7000', 'n2:7000'] }), 'cluster://n1:7000,n2:7000');
+    client.disconnect();
+  });
+
+  test('TLS files are read at construction; an unreadable one is named without its contents', () => {
+    assert.throws(
+      () => createRedisClient({ ...base, url: 'rediss://cache', tls: { ca: '/nonexistent/ca.pem' } }),
+      { name: 'TypeError', message: 'redis.tls.ca: cannot read /nonexistent/ca.pem (ENOENT)' },
+    );
   });
 });
 

@@ -75,6 +75,18 @@ const [a, b, c] = [0, 1, 2].map((i) => ({
   release: (t: VerifiedToken) => guards[i]?.release(t),
 }));
 
+describe('replay record key names', () => {
+  // A rolling upgrade runs old and new instances side by side on one Redis: a
+  // new name for the same token would let it mint once on each version.
+  test('are those of every release so far, the same in every topology (no hash tag)', () => {
+    assert.equal(
+      replayKey({ iss: 'https://issuer.example', tokenId: 'jti-1' }),
+      'replay:ffb55acfff1cbc1b78adb75565bb3ff6e96ee5b7830905fe7feadc7d97736da8:' +
+        '5964da055ae31cf8eb7230e190a504899c6f60f07f9f1cd3cade9fbf226e8c28',
+    );
+  });
+});
+
 describe('Redis replay guard', () => {
   test('refuses a token claimed on another instance with 401 token_replayed', async () => {
     const t = token();
