@@ -101,12 +101,21 @@ export class InvalidTokenError extends BrokerError {
   }
 }
 
-/** 403: a verified identity asked for keys it is not granted. */
+/**
+ * 403: a verified identity asked for keys it is not granted. `reasons` maps
+ * each denied key to its policy reason code; `explanation` is added only
+ * where `server.explain` allows it.
+ */
 export class ForbiddenError extends BrokerError {
   readonly deniedKeys: string[];
-  constructor(deniedKeys: string[]) {
-    super('FORBIDDEN', { details: { deniedKeys } });
+  readonly reasons: Readonly<Record<string, string>> | undefined;
+  constructor(deniedKeys: string[], reasons?: Readonly<Record<string, string>>, explanation?: unknown) {
+    const details: Record<string, unknown> = { deniedKeys };
+    if (reasons) details.reasons = { ...reasons };
+    if (explanation !== undefined) details.explanation = explanation;
+    super('FORBIDDEN', { details });
     this.deniedKeys = deniedKeys;
+    this.reasons = reasons;
   }
 }
 

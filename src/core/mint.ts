@@ -3,19 +3,20 @@
  * token, mint keys, list keys, describe the client IdPs. A config reload
  * builds a new CredentialBroker; requests in flight keep the one they began with.
  *
- * A mint reads top to bottom: find the identity → check every key (403,
- * before any upstream call) → resolve durations (400) → claim a one-time
+ * A mint reads top to bottom: decide every key by the policy (403, before
+ * any upstream call) → resolve durations (400) → claim a one-time
  * token → one broker token per audience → mint all keys in parallel
  * (all-or-nothing) → shape the answer.
  */
 import type { Config } from './config/schema.ts';
-import { BrokerError, InvalidTokenError, ServiceUnavailableError } from './errors.ts';
+import { BrokerError, ForbiddenError, InvalidTokenError, ServiceUnavailableError } from './errors.ts';
 import { shapeAnswer } from './mint/answer.ts';
 import { discardedMints, fetchBrokerTokens, mintAll } from './mint/execute.ts';
 import { describeIdps, listKeys } from './mint/list-keys.ts';
 import { type OneTimeTokens, oneTimeTokens, type ReplayGuard } from './mint/one-time.ts';
 import { type Providers, planKeys } from './mint/plan.ts';
 import type {
+  ExplainAnswer,
   IdpProviderList,
   KeyList,
   KeyPlan,
@@ -23,7 +24,7 @@ import type {
   MintResult,
   ProviderConfigs,
 } from './mint/types.ts';
-import { compilePolicy, type Policy } from './policy/subjects.ts';
+import { compilePolicy, type Grant, type Policy } from './policy/index.ts';
 import {
   type BrokerTokenSource,
   type Logger,
@@ -56,8 +57,10 @@ export interface CredentialBroker {
   authenticate(token: string, signal: AbortSignal): Promise<VerifiedToken>;
   /** Mints `request.keys` for `verified`: 403, 400, 401 (replay), 502, 503 as BrokerErrors. */
   mint(verified: VerifiedToken, request: MintRequest, signal: AbortSignal): Promise<MintResult>;
-  /** The keys `verified` may mint; SubjectNotFoundError (404) when it has no identity. */
+  /** The keys `verified` may mint now; SubjectNotFoundError (404) when no identity matches. */
   listKeys(verified: VerifiedToken): KeyList;
+  /** Why each of `keys` would be granted or refused, as a caller may see it; mints and consumes nothing. */
+  explain(verified: VerifiedToken, keys: readonly string[]): ExplainAnswer;
   /** The configured client IdPs. */
   idpProviders(): IdpProviderList;
 }
@@ -69,7 +72,8 @@ export function createCredentialBroker(config: Readonly<Config>, deps: BrokerDep
   const snapshot: Snapshot = {
     deps,
     now,
-    policy: compilePolicy(config.clientIdentities),
+    policy: compilePolicy(config),
+    explain: config.server.explain,
     providerConfigs: new Map(config.accessProviders.map((p) => [p.name, p])),
     oneTime: oneTimeTokens(config.clientIdps, deps.replayGuard, () => now().getTime(), logger),
   };
@@ -82,6 +86,9 @@ export function createCredentialBroker(config: Readonly<Config>, deps: BrokerDep
       mint(snapshot, verified, request, signal),
     listKeys: (verified: VerifiedToken) =>
       listKeys(verified, snapshot.policy, deps.providers, snapshot.providerConfigs),
+    explain: (verified: VerifiedToken, keys: readonly string[]) => ({
+      explanation: snapshot.policy.explain(verified, keys, 'caller'),
+    }),
     idpProviders: () => idpList,
   });
 }
@@ -91,6 +98,8 @@ interface Snapshot {
   deps: BrokerDeps;
   now: () => Date;
   policy: Policy;
+  /** `server.explain`: 403s carry the caller's explanation. */
+  explain: boolean;
   providerConfigs: ProviderConfigs;
   oneTime: OneTimeTokens;
 }
@@ -118,13 +127,26 @@ async function mint(
   request: MintRequest,
   signal: AbortSignal,
 ): Promise<MintResult> {
-  const { policy, deps, providerConfigs } = snapshot;
-  const identity = policy.findIdentity(verified);
-  const grants = policy.checkKeys(identity, request.keys);
+  const { deps, providerConfigs } = snapshot;
+  const { grants, identities } = authorize(snapshot, verified, request.keys);
   const plans = planKeys(grants, request.duration, deps.providers, providerConfigs);
   await snapshot.oneTime.claim(verified, signal);
   const minted = await mintPlans(snapshot, verified, plans, signal);
-  return shapeAnswer(minted, verified.sub, snapshot.now());
+  const result = shapeAnswer(minted, verified.sub, snapshot.now());
+  result.identities = identities;
+  return result;
+}
+
+/** Every requested key must be granted (with its recipe rendered for this caller); else 403 with reasons. */
+function authorize(
+  snapshot: Snapshot,
+  verified: VerifiedToken,
+  keys: readonly string[],
+): { grants: readonly Grant[]; identities: readonly string[] } {
+  const decision = snapshot.policy.authorize(verified, keys);
+  if (decision.allowed) return { grants: decision.granted, identities: decision.matched };
+  const explanation = snapshot.explain ? snapshot.policy.explain(verified, keys, 'caller') : undefined;
+  throw new ForbiddenError([...decision.denied], decision.reasons, explanation);
 }
 
 async function mintPlans(snapshot: Snapshot, verified: VerifiedToken, plans: KeyPlan[], signal: AbortSignal) {

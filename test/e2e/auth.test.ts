@@ -87,19 +87,28 @@ describe('token verification and policy', () => {
   test('answers 403 with every key the identity is not granted and mints none', async () => {
     const calls = w.proxy.calls.length;
     const res = await mint(w, await w.token(w.opA, LIMITED), ['AWS_READ', 'AWS_DEPLOY', 'AWS_AUDIT']);
-    assertError(res, 'FORBIDDEN', { deniedKeys: ['AWS_DEPLOY', 'AWS_AUDIT'] });
+    assertError(res, 'FORBIDDEN', {
+      deniedKeys: ['AWS_DEPLOY', 'AWS_AUDIT'],
+      reasons: { AWS_DEPLOY: 'key_not_granted', AWS_AUDIT: 'key_not_granted' },
+    });
     assert.equal(w.proxy.calls.length, calls);
   });
 
   test('answers 403 for a verified subject with no identity at all', async () => {
     const res = await mint(w, await w.token(w.opA, STRANGER), ['AWS_DEPLOY', 'AWS_READ']);
-    assertError(res, 'FORBIDDEN', { deniedKeys: ['AWS_DEPLOY', 'AWS_READ'] });
+    assertError(res, 'FORBIDDEN', {
+      deniedKeys: ['AWS_DEPLOY', 'AWS_READ'],
+      reasons: { AWS_DEPLOY: 'no_identity_matched', AWS_READ: 'no_identity_matched' },
+    });
   });
 
   test('binds an identity to its IdP: the same subject from the other issuer gets 403 and 404', async () => {
     const calls = w.proxy.calls.length;
     const token = await w.token(w.opB, SUBJECT);
-    assertError(await mint(w, token), 'FORBIDDEN', { deniedKeys: ['AWS_DEPLOY'] });
+    assertError(await mint(w, token), 'FORBIDDEN', {
+      deniedKeys: ['AWS_DEPLOY'],
+      reasons: { AWS_DEPLOY: 'no_identity_matched' },
+    });
     assertError(await w.api('GET', '/credentials/keys', { token }), 'SUBJECT_NOT_FOUND');
     assert.equal(w.proxy.calls.length, calls);
   });

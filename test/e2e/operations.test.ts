@@ -155,6 +155,7 @@ describe('operating the built broker', () => {
       'FORBIDDEN',
       {
         deniedKeys: ['AWS_READ'],
+        reasons: { AWS_READ: 'key_not_granted' },
       },
     );
     assert.equal((await w.api('GET', '/credentials/idp-providers')).headers.get('x-ratelimit-limit'), '400');

@@ -61,6 +61,7 @@ describe('audit events on the log stream', () => {
       audit: true,
       eventType: 'MINT_SUCCESS',
       ...identity,
+      identities: ['clientIdentities[0]'],
       minted: [
         {
           key: 'AWS_DEPLOY',
@@ -108,6 +109,7 @@ describe('audit events on the log stream', () => {
     assert.equal(events[1]?.reason, 'key_not_granted');
     assert.equal(events[1]?.error, 'FORBIDDEN');
     assert.deepEqual(events[1]?.deniedKeys, ['NOPE']);
+    assert.deepEqual(events[1]?.reasons, { NOPE: 'key_not_granted' });
     await h.app.close();
   });
 

@@ -157,7 +157,9 @@ describe('POST /credentials/mint: request shape (400)', () => {
     const res = await app.inject(
       jsonPost(MINT, { keys: Array.from({ length: 10 }, (_, i) => `K${i}`) }, TOKENS.main),
     );
-    assertError(res, 'FORBIDDEN', { details: { deniedKeys: Array.from({ length: 10 }, (_, i) => `K${i}`) } });
+    const names = Array.from({ length: 10 }, (_, i) => `K${i}`);
+    const reasons = Object.fromEntries(names.map((k) => [k, 'key_not_granted']));
+    assertError(res, 'FORBIDDEN', { details: { deniedKeys: names, reasons } });
   });
 
   test('refuses a token in both the header and the body with 400, verifying neither', async () => {
@@ -244,7 +246,9 @@ describe('POST /credentials/mint: policy (403)', () => {
     const res = await app.inject(
       jsonPost(MINT, { keys: ['AWS_READ', 'X1', 'AWS_DEPLOY', 'X2'] }, TOKENS.main),
     );
-    assertError(res, 'FORBIDDEN', { details: { deniedKeys: ['X1', 'X2'] } });
+    assertError(res, 'FORBIDDEN', {
+      details: { deniedKeys: ['X1', 'X2'], reasons: { X1: 'key_not_granted', X2: 'key_not_granted' } },
+    });
     assert.equal(minted(), 0);
     assert.deepEqual(w.brokerTokens.calls, []);
   });
@@ -252,14 +256,18 @@ describe('POST /credentials/mint: policy (403)', () => {
   test('gives nothing to a configured subject whose token comes from another IdP', async () => {
     const { app, minted } = setup();
     const res = await app.inject(jsonPost(MINT, { keys: ['AWS_DEPLOY'] }, TOKENS.gitlabMain));
-    assertError(res, 'FORBIDDEN', { details: { deniedKeys: ['AWS_DEPLOY'] } });
+    assertError(res, 'FORBIDDEN', {
+      details: { deniedKeys: ['AWS_DEPLOY'], reasons: { AWS_DEPLOY: 'no_identity_matched' } },
+    });
     assert.equal(minted(), 0);
   });
 
   test('answers 403 for a verified subject with no identity at all', async () => {
     const { app } = setup();
     const res = await app.inject(jsonPost(MINT, { keys: ['AWS_READ'] }, TOKENS.stranger));
-    assertError(res, 'FORBIDDEN', { details: { deniedKeys: ['AWS_READ'] } });
+    assertError(res, 'FORBIDDEN', {
+      details: { deniedKeys: ['AWS_READ'], reasons: { AWS_READ: 'no_identity_matched' } },
+    });
   });
 });
 

@@ -4,20 +4,25 @@
  */
 import type { ClientIdpConfig } from '../config/schema.ts';
 import { SubjectNotFoundError } from '../errors.ts';
-import type { Policy, Principal } from '../policy/subjects.ts';
+import type { Policy } from '../policy/index.ts';
+import type { VerifiedToken } from '../types.ts';
 import { listedMaximum, type Providers } from './plan.ts';
 import type { IdpProviderList, KeyList, ProviderConfigs } from './types.ts';
 
-/** The caller's keys in configuration order; SubjectNotFoundError (404) when it has no identity. */
+/**
+ * The keys that would mint now for the caller, in configuration order (an
+ * empty list when identities match but every key is denied or unrenderable);
+ * SubjectNotFoundError (404) only when no identity matches.
+ */
 export function listKeys(
-  principal: Principal,
+  principal: Pick<VerifiedToken, 'idp' | 'sub' | 'claims'>,
   policy: Policy,
   providers: Providers,
   providerConfigs: ProviderConfigs,
 ): KeyList {
-  const identity = policy.findIdentity(principal);
-  if (!identity) throw new SubjectNotFoundError();
-  const keys = [...identity.keys].map(([name, key]) => ({
+  const listed = policy.keysFor({ idp: principal.idp, claims: principal.claims });
+  if (listed.matched.length === 0) throw new SubjectNotFoundError();
+  const keys = listed.keys.map(({ name, key }) => ({
     name,
     provider: key.provider,
     ...(key.description === undefined ? {} : { description: key.description }),

@@ -4,7 +4,7 @@
  * call, so a bad duration costs nothing and mints nothing.
  */
 import { maximumDuration, resolveDuration } from '../duration.ts';
-import type { Grant } from '../policy/subjects.ts';
+import type { Grant } from '../policy/index.ts';
 import type { AccessProvider } from '../types.ts';
 import type { KeyPlan, ProviderConfigs } from './types.ts';
 

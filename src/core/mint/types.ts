@@ -3,6 +3,7 @@
  * on the wire, and what the audit log receives.
  */
 import type { KeyConfig } from '../config/schema.ts';
+import type { Explanation } from '../policy/index.ts';
 import type { AccessProvider } from '../types.ts';
 
 /** What a client asked for (already shape-checked by the HTTP layer). */
@@ -37,10 +38,12 @@ export interface MintedKeyAudit {
   expiresAt: string;
 }
 
-/** A successful mint: the wire answer and one audit entry per key. */
+/** A successful mint: the wire answer, one audit entry per key and the identities that matched. */
 export interface MintResult {
   response: MintResponse;
   audit: MintedKeyAudit[];
+  /** Names of the matching identities (M), for the audit event. */
+  identities?: readonly string[];
 }
 
 /** One requested key, resolved against the config and ready to mint. */
@@ -66,6 +69,11 @@ export interface KeyList {
   subject: string;
   idp: string;
   keys: KeyListing[];
+}
+
+/** The 200 body of `POST /credentials/explain`. */
+export interface ExplainAnswer {
+  explanation: Explanation;
 }
 
 /** The 200 body of `GET /credentials/idp-providers`. */

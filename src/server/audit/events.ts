@@ -37,6 +37,10 @@ export interface AuditEvent {
   minted?: AuditedKey[];
   failures?: MintFailure[];
   deniedKeys?: string[];
+  /** A policy denial: denied key → reason code. */
+  reasons?: Record<string, string>;
+  /** MINT_SUCCESS: names of the identities whose rules matched. */
+  identities?: string[];
 }
 
 /** Why a request failed, as audited: a snake_case reason and the answered code. */
@@ -47,7 +51,12 @@ export function describeFailure(error: unknown): {
 } {
   if (error instanceof InvalidTokenError) return { reason: error.reason, error: error.code, extra: {} };
   if (error instanceof ForbiddenError) {
-    return { reason: 'key_not_granted', error: error.code, extra: { deniedKeys: error.deniedKeys } };
+    // The event's reason is the first denied key's; `reasons` has every key's.
+    const first = error.deniedKeys[0];
+    const reason = (first !== undefined && error.reasons?.[first]) || 'key_not_granted';
+    const extra: Partial<AuditEvent> = { deniedKeys: error.deniedKeys };
+    if (error.reasons) extra.reasons = { ...error.reasons };
+    return { reason, error: error.code, extra };
   }
   if (error instanceof BrokerError) {
     const details = error.details ?? {};
@@ -130,9 +139,11 @@ export function mintSuccess(
   verified: VerifiedToken,
   keys: readonly string[],
   minted: readonly MintedKeyAudit[],
+  identities?: readonly string[],
 ): AuditEvent {
   const event = addIdentity(base(request, 'MINT_SUCCESS'), verified);
   event.keys = [...keys];
+  if (identities) event.identities = [...identities];
   event.minted = [...minted];
   return event;
 }

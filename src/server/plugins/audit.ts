@@ -4,8 +4,9 @@
  *
  * - AUTH_SUCCESS / AUTH_FAILURE per authentication; a replay (found while
  *   minting) is an AUTH_FAILURE with `token_replayed`.
- * - MINT_SUCCESS / MINT_FAILURE per mint request; a policy denial is a
- *   MINT_FAILURE with `key_not_granted`; a per-subject 429 is a
+ * - MINT_SUCCESS (with the matching identities) / MINT_FAILURE per mint
+ *   request; a policy denial is a MINT_FAILURE with every denied key's
+ *   reason (`reasons`), the first one as `reason`; a per-subject 429 is a
  *   MINT_FAILURE with `rate_limit_exceeded`.
  * - With an audit file and `failClosed`, a mint whose record cannot be
  *   written answers 503 and its credentials are withheld; the log stream
@@ -65,7 +66,7 @@ export function createRequestObserver(options: ObserverOptions): RequestObserver
       countMints(metrics, result.audit, []);
       // Not wanted means no file, so nothing can fail closed.
       if (!audit.wanted()) return;
-      const event = mintSuccess(request, verified, keys, result.audit);
+      const event = mintSuccess(request, verified, keys, result.audit, result.identities);
       if ((await audit.toFile(event)) || !audit.failClosed) {
         audit.toLog(event);
         return;

@@ -8,6 +8,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BrokerError } from '../../core/errors.ts';
 import type { CredentialBroker, MintedKeyAudit, MintResult } from '../../core/mint.ts';
 import { discardedMints } from '../../core/mint.ts';
 import type { VerifiedToken } from '../../core/types.ts';
@@ -36,6 +37,20 @@ export const MintBodySchema = Type.Object(
   { additionalProperties: false },
 );
 type MintBody = Static<typeof MintBodySchema>;
+
+/** Body of `POST /credentials/explain`: the keys to explain, and the token as for a mint. */
+export const ExplainBodySchema = Type.Object(
+  {
+    keys: Type.Array(Type.String({ pattern: KEY_NAME_PATTERN }), {
+      minItems: 1,
+      maxItems: 10,
+      uniqueItems: true,
+    }),
+    oidcToken: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+type ExplainBody = Static<typeof ExplainBodySchema>;
 
 /**
  * Hooks around authentication and minting, for audit and metrics. A hook
@@ -70,7 +85,10 @@ export interface CredentialRouteOptions {
   limitSubject?: SubjectLimiter | undefined;
 }
 
-/** Registers `POST /credentials/mint`, `GET /credentials/keys`, `GET /credentials/idp-providers`. */
+/**
+ * Registers `POST /credentials/mint`, `GET /credentials/keys`, `POST /credentials/explain`
+ * (404 unless `server.explain`), `GET /credentials/idp-providers`.
+ */
 export function registerCredentialRoutes(app: FastifyInstance, options: CredentialRouteOptions): void {
   const { current, observer, limitSubject } = options;
 
@@ -151,6 +169,27 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
       deadline.clear();
     }
   });
+
+  // Authenticates like a mint but never claims a one-time token: explaining is not minting.
+  const explainOff = async () => {
+    // Before validation: with explain off, the route answers exactly like one that does not exist.
+    if (!current().config.server.explain) throw new BrokerError('NOT_FOUND');
+  };
+  app.post(
+    '/credentials/explain',
+    { schema: { body: ExplainBodySchema }, preValidation: explainOff },
+    async (request) => {
+      const broker = current();
+      const body = request.body as ExplainBody;
+      const token = presentedToken({ authorization: request.headers.authorization, body: body.oidcToken });
+      const deadline = requestDeadline(broker.config.server.requestTimeout);
+      try {
+        return broker.explain(await authenticate(broker, request, token, deadline), body.keys);
+      } finally {
+        deadline.clear();
+      }
+    },
+  );
 
   app.get('/credentials/idp-providers', async () => current().idpProviders());
 }
