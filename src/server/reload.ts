@@ -1,5 +1,5 @@
 /**
- * SIGHUP: reload the config from disk (SPEC §7). The new file is loaded and
+ * SIGHUP: reload the config from disk (docs/operations.md, Signals). The new file is loaded and
  * validated exactly as at start; then everything it needs is built (the
  * runtime, the TLS certificate) before anything changes, so a reload either
  * applies whole or not at all. A refused reload is logged with the same

@@ -1,5 +1,5 @@
 /**
- * Security headers on every response (SPEC §7), as helmet defines them,
+ * Security headers on every response (docs/operations.md), as helmet defines them,
  * tuned for a JSON API: nothing on it is a document, so the CSP forbids
  * everything and framing is denied; `nosniff` keeps a browser from reading
  * JSON as something else; HSTS is sent only when the broker itself serves

@@ -1,5 +1,5 @@
 /**
- * Process signals (SPEC §7). SIGTERM/SIGINT start the graceful stop once
+ * Process signals (docs/operations.md, Signals). SIGTERM/SIGINT start the graceful stop once
  * (readiness false → keep serving `drainDelay` → stop accepting → finish
  * in-flight requests within `shutdownGracePeriod` → close idle keep-alive
  * connections → flush logs and audit) and exit 0; a repeated signal is

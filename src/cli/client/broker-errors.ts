@@ -1,11 +1,11 @@
 /**
- * Turns a broker error answer (SPEC §4 body) into one line and an exit code a
+ * Turns a broker error answer (docs/errors.md body) into one line and an exit code a
  * user or a CI log can act on: the reason of a 401, the denied keys of a 403,
  * the request id of a 5xx, the wait of a 429.
  */
 import { CliError, EXIT, type ExitCode, UNPRINTABLE } from './exit.ts';
 
-/** The SPEC §4 error body, as far as the client reads it. */
+/** The error body of docs/errors.md, as far as the client reads it. */
 export interface ErrorBody {
   error?: unknown;
   message?: unknown;

@@ -3,7 +3,7 @@
  * command turns any failure into exactly one stderr line `voidkey: <cause>`.
  */
 
-/** Process exit codes of `mint`, `list-keys` and `validate` (SPEC §6). */
+/** Process exit codes of `mint`, `list-keys` and `validate` (docs/cli.md). */
 export const EXIT = {
   OK: 0,
   /** The credentials were minted but cannot be written in the chosen format, or GITHUB_ENV could not be written. */

@@ -45,7 +45,7 @@ export interface RenderInput {
   readonly idp: string;
 }
 
-/** Why a rendering refused the key (SPEC reason codes). */
+/** Why a rendering refused the key (reason codes of docs/policy.md). */
 export type RenderReason = 'template_claim_missing' | 'template_value_invalid' | 'template_value_unsafe';
 
 /** A placeholder's value: its raw source value and the filtered result. */

@@ -1,5 +1,5 @@
 /**
- * The audit events of SPEC §7: one per authentication and one per mint
+ * The audit events of docs/operations.md: one per authentication and one per mint
  * request, with what is needed to match the cloud's own logs (role, session
  * name, access key id, upstream request id) and never a secret: no token
  * (a failed one is identified by its SHA-256), no secret key, no session token.
@@ -23,7 +23,7 @@ export interface AuditEvent {
   iss?: string;
   subject?: string;
   idp?: string;
-  /** `jti`, or the SHA-256 of the canonical payload (SPEC §7). */
+  /** `jti`, or the SHA-256 of the canonical payload (docs/operations.md). */
   tokenId?: string;
   /** SHA-256 (hex) of a token that failed verification, to correlate with the verifier's log. */
   tokenSha256?: string;

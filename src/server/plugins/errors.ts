@@ -9,7 +9,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerError, type ErrorCode, InvalidRequestError } from '../../core/errors.ts';
 
-/** The wire shape of every error (SPEC §4). */
+/** The wire shape of every error (docs/errors.md). */
 export interface ErrorBody {
   error: ErrorCode;
   message: string;
@@ -69,7 +69,7 @@ function describeValidation(error: FastifyError): string {
   return `${where} ${first.message ?? 'is invalid'}`;
 }
 
-/** Sends `error` as the SPEC §4 body with its headers (no-store, request id, auth challenge). */
+/** Sends `error` as the docs/errors.md body with its headers (no-store, request id, auth challenge). */
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerError): FastifyReply {
   const body: ErrorBody = {
     error: error.code,
