@@ -129,7 +129,7 @@ try {
 body_has() { grep -Eq "$1" "$WORK/flat"; }
 # The first match of a regex in the flattened body, or nothing.
 body_first() { grep -Eo "$1" "$WORK/flat" | head -n 1 | sed -E 's/.*"([^"]+)"$/\1/' || true; }
-# The error code and request id of an error body: safe to print (SPEC §4).
+# The error code and request id of an error body: safe to print (docs/errors.md).
 error_summary() {
   local code rid
   code="$(body_first '"error" *: *"[A-Z_]+"')"
