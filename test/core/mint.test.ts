@@ -9,7 +9,7 @@ import {
   ServiceUnavailableError,
   SubjectNotFoundError,
 } from '../../src/core/errors.ts';
-import { discardedMints, type ReplayGuard } from '../../src/core/mint.ts';
+import { discardedMints, type ReplayGuard } from '../../src/core/mint/index.ts';
 import type { VerifiedToken } from '../../src/core/types.ts';
 import {
   defaultOutput,

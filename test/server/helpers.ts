@@ -5,7 +5,11 @@
 import { Value } from '@sinclair/typebox/value';
 import { type Config, ConfigSchema } from '../../src/core/config/schema.ts';
 import { InvalidTokenError, UpstreamError } from '../../src/core/errors.ts';
-import { type CredentialBroker, createCredentialBroker, type ReplayGuard } from '../../src/core/mint.ts';
+import {
+  type CredentialBroker,
+  createCredentialBroker,
+  type ReplayGuard,
+} from '../../src/core/mint/index.ts';
 import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../src/core/providers-meta.ts';
 import type {
   AccessProvider,

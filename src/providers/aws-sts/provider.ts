@@ -17,8 +17,8 @@ import {
   noTelemetry,
   silentLogger,
 } from '../../core/types.ts';
-import type { ProviderDeps } from '../index.ts';
 import { withRetry } from '../retry.ts';
+import type { ProviderDeps } from '../types.ts';
 import { createStsClient, type HopCredentials, type StsClientHandle } from './client.ts';
 import { isRetryableStsError, toUpstreamError } from './errors.ts';
 import { packPolicy, policyArns, sessionNames, sessionTags, sourceIdentity } from './request-parts.ts';

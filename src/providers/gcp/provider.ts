@@ -10,7 +10,7 @@ import { UpstreamError } from '../../core/errors.ts';
 import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../core/providers-meta.ts';
 import type { AccessProvider, MintInput, MintOutput } from '../../core/types.ts';
 import { createHttpClient } from '../http.ts';
-import type { ProviderDeps } from '../index.ts';
+import type { ProviderDeps } from '../types.ts';
 import { createGoogleCaller, type GoogleAnswer, type GoogleCaller } from './call.ts';
 import { createFederatedCache, type FederatedCache } from './federated-cache.ts';
 import {

@@ -9,8 +9,8 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BrokerError } from '../../core/errors.ts';
-import type { CredentialBroker, MintedKeyAudit, MintResult } from '../../core/mint.ts';
-import { discardedMints } from '../../core/mint.ts';
+import type { CredentialBroker, MintedKeyAudit, MintResult } from '../../core/mint/index.ts';
+import { discardedMints } from '../../core/mint/index.ts';
 import type { VerifiedToken } from '../../core/types.ts';
 import { type Deadline, requestDeadline, untilDeadline } from './deadline.ts';
 import { presentedToken, queryToken } from './token.ts';

@@ -8,13 +8,21 @@
  * token → one broker token per audience → mint all keys in parallel
  * (all-or-nothing) → shape the answer.
  */
-import type { Config } from './config/schema.ts';
-import { BrokerError, ForbiddenError, InvalidTokenError, ServiceUnavailableError } from './errors.ts';
-import { shapeAnswer } from './mint/answer.ts';
-import { discardedMints, fetchBrokerTokens, mintAll } from './mint/execute.ts';
-import { describeIdps, listKeys } from './mint/list-keys.ts';
-import { type OneTimeTokens, oneTimeTokens, type ReplayGuard } from './mint/one-time.ts';
-import { type Providers, planKeys } from './mint/plan.ts';
+import type { Config } from '../config/schema.ts';
+import { BrokerError, ForbiddenError, InvalidTokenError, ServiceUnavailableError } from '../errors.ts';
+import { compilePolicy, type Grant, type Policy } from '../policy/index.ts';
+import {
+  type BrokerTokenSource,
+  type Logger,
+  silentLogger,
+  type TokenVerifier,
+  type VerifiedToken,
+} from '../types.ts';
+import { shapeAnswer } from './answer.ts';
+import { discardedMints, fetchBrokerTokens, mintAll } from './execute.ts';
+import { describeIdps, listKeys } from './list-keys.ts';
+import { type OneTimeTokens, oneTimeTokens, type ReplayGuard } from './one-time.ts';
+import { type Providers, planKeys } from './plan.ts';
 import type {
   ExplainAnswer,
   IdpProviderList,
@@ -23,19 +31,11 @@ import type {
   MintRequest,
   MintResult,
   ProviderConfigs,
-} from './mint/types.ts';
-import { compilePolicy, type Grant, type Policy } from './policy/index.ts';
-import {
-  type BrokerTokenSource,
-  type Logger,
-  silentLogger,
-  type TokenVerifier,
-  type VerifiedToken,
 } from './types.ts';
 
-export { discardedMints } from './mint/execute.ts';
-export type { ReplayGuard } from './mint/one-time.ts';
-export type * from './mint/types.ts';
+export { discardedMints } from './execute.ts';
+export type { ReplayGuard } from './one-time.ts';
+export type * from './types.ts';
 
 /** What the use cases run on, built once per config snapshot. */
 export interface BrokerDeps {
