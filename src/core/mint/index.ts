@@ -23,15 +23,7 @@ import { discardedMints, fetchBrokerTokens, mintAll } from './execute.ts';
 import { describeIdps, listKeys } from './list-keys.ts';
 import { type OneTimeTokens, oneTimeTokens, type ReplayGuard } from './one-time.ts';
 import { type Providers, planKeys } from './plan.ts';
-import type {
-  ExplainAnswer,
-  IdpProviderList,
-  KeyList,
-  KeyPlan,
-  MintRequest,
-  MintResult,
-  ProviderConfigs,
-} from './types.ts';
+import type { ExplainAnswer, IdpProviderList, KeyList, KeyPlan, MintRequest, MintResult } from './types.ts';
 
 export { discardedMints } from './execute.ts';
 export type { ReplayGuard } from './one-time.ts';
@@ -74,7 +66,6 @@ export function createCredentialBroker(config: Readonly<Config>, deps: BrokerDep
     now,
     policy: compilePolicy(config),
     explain: config.server.explain,
-    providerConfigs: new Map(config.accessProviders.map((p) => [p.name, p])),
     oneTime: oneTimeTokens(config.clientIdps, deps.replayGuard, () => now().getTime(), logger),
   };
   const idpList = describeIdps(config.clientIdps);
@@ -84,8 +75,7 @@ export function createCredentialBroker(config: Readonly<Config>, deps: BrokerDep
     authenticate: (token: string, signal: AbortSignal) => authenticate(deps.verifier, logger, token, signal),
     mint: (verified: VerifiedToken, request: MintRequest, signal: AbortSignal) =>
       mint(snapshot, verified, request, signal),
-    listKeys: (verified: VerifiedToken) =>
-      listKeys(verified, snapshot.policy, deps.providers, snapshot.providerConfigs),
+    listKeys: (verified: VerifiedToken) => listKeys(verified, snapshot.policy, deps.providers),
     explain: (verified: VerifiedToken, keys: readonly string[]) => ({
       explanation: snapshot.policy.explain(verified, keys, 'caller'),
     }),
@@ -100,7 +90,6 @@ interface Snapshot {
   policy: Policy;
   /** `server.explain`: 403s carry the caller's explanation. */
   explain: boolean;
-  providerConfigs: ProviderConfigs;
   oneTime: OneTimeTokens;
 }
 
@@ -127,9 +116,8 @@ async function mint(
   request: MintRequest,
   signal: AbortSignal,
 ): Promise<MintResult> {
-  const { deps, providerConfigs } = snapshot;
   const { grants, identities } = authorize(snapshot, verified, request.keys);
-  const plans = planKeys(grants, request.duration, deps.providers, providerConfigs);
+  const plans = planKeys(grants, request.duration, snapshot.deps.providers);
   await snapshot.oneTime.claim(verified, signal);
   const minted = await mintPlans(snapshot, verified, plans, signal);
   const result = shapeAnswer(minted, verified.sub, snapshot.now());

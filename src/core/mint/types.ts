@@ -80,6 +80,3 @@ export interface ExplainAnswer {
 export interface IdpProviderList {
   providers: Array<{ name: string; issuer: string; type: 'oidc'; audience?: string }>;
 }
-
-/** Provider configuration by name, for the caps that live only in config. */
-export type ProviderConfigs = ReadonlyMap<string, { readonly maxDuration?: number | undefined }>;
