@@ -105,7 +105,9 @@ describe('the npm package', () => {
       'deploy/helm/voidkey/values.yaml',
     ]) {
       const text = readFileSync(join(REPO, f), 'utf8');
-      for (const m of text.matchAll(/(?<![\w.])github\.com\/([\w.-]+\/[\w.-]+?)(?:\.git)?(?=[/#\s)"'`]|$)/gm)) {
+      for (const m of text.matchAll(
+        /(?<![\w.])github\.com\/([\w.-]+\/[\w.-]+?)(?:\.git)?(?=[/#\s)"'`]|$)/gm,
+      )) {
         if (!(m[1] as string).startsWith('actions/')) named.add(`${f}: ${m[1]}`);
       }
       for (const m of text.matchAll(/uses:\s*([\w.-]+\/[\w.-]+)@/g)) {
