@@ -10,7 +10,7 @@ import {
   createCredentialBroker,
   type ReplayGuard,
 } from '../../src/core/mint/index.ts';
-import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../src/core/providers-meta.ts';
+import { DEFAULT_OUTPUTS, PROVIDER_FIELDS, providerDurations } from '../../src/core/providers-meta.ts';
 import type {
   AccessProvider,
   BrokerTokenSource,
@@ -183,7 +183,7 @@ function fakeProvider(config: Config['accessProviders'][number], audience: strin
     audience,
     fields: PROVIDER_FIELDS[type],
     defaultOutputs: DEFAULT_OUTPUTS[type],
-    durations: DURATION_RULES[type],
+    durations: providerDurations(type, config.maxDuration),
     calls: [],
     maxInFlight: 0,
     behaviour: undefined,
