@@ -19,13 +19,20 @@ import {
   type VerifiedToken,
 } from '../types.ts';
 import { shapeAnswer } from './answer.ts';
-import { discardedMints, fetchBrokerTokens, mintAll } from './execute.ts';
+import { fetchBrokerTokens, mintAll } from './execute.ts';
 import { describeIdps, listKeys } from './list-keys.ts';
 import { type OneTimeTokens, oneTimeTokens, type ReplayGuard } from './one-time.ts';
 import { type Providers, planKeys } from './plan.ts';
-import type { ExplainAnswer, IdpProviderList, KeyList, KeyPlan, MintRequest, MintResult } from './types.ts';
+import type {
+  ExplainAnswer,
+  IdpProviderList,
+  KeyList,
+  KeyPlan,
+  MintError,
+  MintRequest,
+  MintResult,
+} from './types.ts';
 
-export { discardedMints } from './execute.ts';
 export type { ReplayGuard } from './one-time.ts';
 export type * from './types.ts';
 
@@ -47,7 +54,10 @@ export interface CredentialBroker {
   readonly policy: Policy;
   /** Verifies a client token: InvalidTokenError (401), ServiceUnavailableError (503). */
   authenticate(token: string, signal: AbortSignal): Promise<VerifiedToken>;
-  /** Mints `request.keys` for `verified`: 403, 400, 401 (replay), 502, 503 as BrokerErrors. */
+  /**
+   * Mints `request.keys` for `verified`: 403, 400, 401 (replay) as BrokerErrors; a failure
+   * upstream throws a MintError (502, 503, or a bug's own error) listing what it discarded.
+   */
   mint(verified: VerifiedToken, request: MintRequest, signal: AbortSignal): Promise<MintResult>;
   /** The keys `verified` may mint now; SubjectNotFoundError (404) when no identity matches. */
   listKeys(verified: VerifiedToken): KeyList;
@@ -143,7 +153,8 @@ async function mintPlans(snapshot: Snapshot, verified: VerifiedToken, plans: Key
     return await mintAll(plans, tokens, verified, signal);
   } catch (error) {
     // A token that minted nothing may be presented again (docs/security.md).
-    if (discardedMints(error).length === 0) await snapshot.oneTime.release(verified);
+    if (((error as Partial<MintError>).discarded ?? []).length === 0)
+      await snapshot.oneTime.release(verified);
     throw error;
   }
 }

@@ -38,6 +38,13 @@ export interface MintedKeyAudit {
   expiresAt: string;
 }
 
+/**
+ * What a mint that failed upstream throws: its 502 or 503 BrokerError, or a
+ * bug's own error. `discarded` lists the keys minted before the failure,
+ * whose credentials were dropped (empty when none).
+ */
+export type MintError = Error & { readonly discarded: readonly MintedKeyAudit[] };
+
 /** A successful mint: the wire answer, one audit entry per key and the identities that matched. */
 export interface MintResult {
   response: MintResponse;
