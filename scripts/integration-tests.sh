@@ -7,7 +7,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/integration-tests.sh [options] URL
+Usage: scripts/integration-tests.sh [options] URL|ENVIRONMENT
 
 Mints credentials from the broker at URL (or $VOIDKEY_BROKER_URL) with a real
 client OIDC token and checks the answer, without printing any secret:
@@ -16,6 +16,10 @@ client OIDC token and checks the answer, without printing any secret:
   2. POST /credentials/mint -> 200 with a non-empty "credentials" object holding
      every requested key, and an "expiresAt".
 Exits 0 on success, 1 when a check fails, 2 on usage errors (no token...).
+
+ENVIRONMENT is a name such as staging or production instead of a URL: its URL
+comes from $VOIDKEY_URL_<ENVIRONMENT> (upper-cased, "-" as "_"), else from a
+"NAME=URL" line of deploy/environments.env (or $VOIDKEY_ENVIRONMENTS_FILE).
 
 The token comes from $VOIDKEY_OIDC_TOKEN or --token-file FILE; it is sent in
 the Authorization header through a private file, never on a command line.
@@ -55,9 +59,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$URL" ] || die_usage "no broker URL given"
-case "$URL" in http://* | https://*) ;; *) die_usage "URL must start with http:// or https://" ;; esac
+# shellcheck source=lib/broker-url.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/broker-url.sh"
+resolve_broker_url "$URL"
 case "$TIMEOUT$DURATION" in *[!0-9]*) die_usage "--timeout and --duration take whole seconds" ;; esac
-URL="${URL%/}"
 
 WORK="$(umask 077 && mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -129,7 +134,7 @@ try {
 body_has() { grep -Eq "$1" "$WORK/flat"; }
 # The first match of a regex in the flattened body, or nothing.
 body_first() { grep -Eo "$1" "$WORK/flat" | head -n 1 | sed -E 's/.*"([^"]+)"$/\1/' || true; }
-# The error code and request id of an error body: safe to print (SPEC §4).
+# The error code and request id of an error body: safe to print (docs/errors.md).
 error_summary() {
   local code rid
   code="$(body_first '"error" *: *"[A-Z_]+"')"
@@ -182,7 +187,7 @@ check_mint() {
   echo "ok   - POST /credentials/mint -> 200, credentials for ${#KEY_LIST[@]} key(s), expiring $expires"
 }
 
-echo "Integration-testing $URL"
+echo "Integration-testing $URL${URL_SOURCE:+ ($URL_SOURCE)}"
 pick_keys
 parse_keys
 check_mint

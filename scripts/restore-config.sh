@@ -17,7 +17,8 @@ Restores from a folder written by scripts/backup-config.sh
   secret-keys.txt    -> listed, so you can check the Secret still has those keys
   helm-values.yaml   -> helm upgrade --install, only with --chart
 Without kubectl or helm it says so and still restores the local file.
-Exits 0 when something was restored, 1 when nothing could be, 2 on usage errors.
+Exits 0 when something was restored, 1 when nothing could be or the --restart
+failed (kubectl missing or failing), 2 on usage errors.
 
 Options:
   -n, --namespace NS     namespace (default: the one recorded in the backup)
@@ -63,6 +64,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$SRC" ] || die_usage "no backup folder given"
 [ -f "$SRC/manifest.txt" ] || die_usage "$SRC is not a backup folder (no manifest.txt)"
+[ "$RESTART" = 0 ] || [ "$USE_KUBE" = 1 ] || die_usage "--restart needs kubectl: drop --no-kubernetes"
 
 # Values recorded at backup time (key=value lines; never executed).
 RELEASE=voidkey
@@ -89,6 +91,13 @@ restored() {
   echo "restored - $1"
 }
 skipped() { echo "skipped  - $1"; }
+# A step the caller asked for that did not happen: said on both streams, and exit 1 at the end.
+FAILED=0
+failed() {
+  FAILED=$((FAILED + 1))
+  echo "FAILED   - $1"
+  echo "restore-config: $1" >&2
+}
 note() { echo "note     - $1"; }
 run() {
   if [ "$DRY_RUN" = 1 ]; then
@@ -188,13 +197,27 @@ else
   elif [ -f "$SRC/helm-values.yaml" ]; then
     skipped "Helm values: helm is not installed (not on PATH); the file is $SRC/helm-values.yaml"
   fi
-  if [ "$RESTART" = 1 ] && command -v kubectl >/dev/null 2>&1; then
-    run kubectl rollout restart "deployment/$DEPLOYMENT" -n "$NAMESPACE" && restored "rolled deployment $NAMESPACE/$DEPLOYMENT"
+  if [ "$RESTART" = 1 ]; then
+    if ! command -v kubectl >/dev/null 2>&1; then
+      failed "cannot restart deployment $NAMESPACE/$DEPLOYMENT: kubectl is not installed (not on PATH); the pods keep the old config"
+    else
+      rc=0
+      run kubectl rollout restart "deployment/$DEPLOYMENT" -n "$NAMESPACE" || rc=$?
+      if [ "$rc" = 0 ]; then
+        restored "rolled deployment $NAMESPACE/$DEPLOYMENT"
+      else
+        failed "kubectl rollout restart deployment/$DEPLOYMENT -n $NAMESPACE exited $rc; the pods keep the old config until they restart"
+      fi
+    fi
   fi
 fi
 
 if [ "$DONE" -eq 0 ]; then
   echo "restore FAILED: nothing could be restored (see the lines above)"
+  exit 1
+fi
+if [ "$FAILED" -gt 0 ]; then
+  echo "restore FAILED: $FAILED requested step(s) failed (see the FAILED lines above); $DONE item(s) restored from $SRC"
   exit 1
 fi
 echo "restore done: $DONE item(s) from $SRC"

@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/smoke-tests.sh [options] URL
+Usage: scripts/smoke-tests.sh [options] URL|ENVIRONMENT
 
 Checks a running broker at URL (or $VOIDKEY_BROKER_URL):
   GET  /health                  200, status healthy or degraded
@@ -16,6 +16,10 @@ Checks a running broker at URL (or $VOIDKEY_BROKER_URL):
                                 WWW-Authenticate: Bearer, X-Request-ID,
                                 Cache-Control: no-store
 Exits 0 when every check passes, 1 when one fails, 2 on usage errors.
+
+ENVIRONMENT is a name such as staging or production instead of a URL: its URL
+comes from $VOIDKEY_URL_<ENVIRONMENT> (upper-cased, "-" as "_"), else from a
+"NAME=URL" line of deploy/environments.env (or $VOIDKEY_ENVIRONMENTS_FILE).
 
 Options:
   --timeout SECONDS   per-request timeout (default 10, or $SMOKE_TIMEOUT)
@@ -46,9 +50,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$URL" ] || die_usage "no broker URL given"
-case "$URL" in http://* | https://*) ;; *) die_usage "URL must start with http:// or https://" ;; esac
+# shellcheck source=lib/broker-url.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/broker-url.sh"
+resolve_broker_url "$URL"
 case "$TIMEOUT$WAIT" in *[!0-9]*) die_usage "--timeout and --wait take whole seconds" ;; esac
-URL="${URL%/}"
 
 WORK="$(umask 077 && mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -183,7 +188,7 @@ check_bad_token() {
   fi
 }
 
-echo "Smoke-testing $URL"
+echo "Smoke-testing $URL${URL_SOURCE:+ ($URL_SOURCE)}"
 [ "$WAIT" -gt 0 ] && wait_ready
 check_health
 check_status /health/live 200

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createBrokerTokenSource } from '../core/broker-token.ts';
+import { createBrokerTokenSource } from '../core/broker-token/index.ts';
 import {
   type Config,
   ConfigError,

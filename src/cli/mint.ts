@@ -2,12 +2,10 @@
  * `voidkey mint`: mints credentials for named keys (or every granted key) and
  * prints them in one format. Nothing is printed unless every key was minted.
  */
-import type { ProcessCredentials } from './client/cache.ts';
 import {
+  cachedOrMinted,
   cacheLocation,
   formatProcessCredentials,
-  fromCache,
-  toCache,
   toProcessCredentials,
 } from './client/credential-process.ts';
 import { EXIT, runCommand, usageError } from './client/exit.ts';
@@ -45,7 +43,8 @@ Options:
                         github     masks each value (::add-mask::) and appends it to $GITHUB_ENV
                         credential-process
                                    one AWS key as AWS credential_process JSON, cached in ~/.voidkey/cache
-                                   until 5 minutes before expiry
+                                   until 5 minutes before expiry (per --duration; parallel runs mint once).
+                                   SDK programs refresh 15 minutes before expiry: use --duration 3600 or more
   --duration SECONDS  requested lifetime; the broker refuses more than the key's maximum
 
 Refused in every format: outputs named BASH_ENV, ENV, PATH, IFS, PS4, PROMPT_COMMAND, SHELLOPTS,
@@ -137,13 +136,16 @@ async function credentialProcess(
   if (key === undefined || keys.length !== 1) {
     throw usageError(`--output credential-process needs exactly one key; the broker lists ${keys.length}`);
   }
-  const file = cacheLocation(settings.brokerUrl, key, tokenIdentity(token));
-  let credentials: ProcessCredentials | undefined = await fromCache(file);
-  if (credentials === undefined) {
-    const { minted, expiries } = await mintAll(session, token, keys, duration);
-    credentials = toProcessCredentials(key, minted[0]?.[1] ?? {}, expiries[key]);
-    await toCache(file, credentials, warn);
-  }
+  const file = cacheLocation(settings.brokerUrl, key, tokenIdentity(token), duration);
+  const credentials = await cachedOrMinted(
+    file,
+    () => session.deadline.remaining(),
+    async () => {
+      const { minted, expiries } = await mintAll(session, token, keys, duration);
+      return toProcessCredentials(key, minted[0]?.[1] ?? {}, expiries[key]);
+    },
+    warn,
+  );
   process.stdout.write(formatProcessCredentials(credentials));
   return EXIT.OK;
 }

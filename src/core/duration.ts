@@ -6,30 +6,26 @@
  */
 import type { KeyConfig } from './config/schema.ts';
 import { InvalidRequestError } from './errors.ts';
-import { DURATION_RULES } from './providers-meta.ts';
 import type { AccessProvider } from './types.ts';
 
 /** What the duration rules need to know of one key and its provider. */
 export interface DurationSubject {
   keyName: string;
   key: Pick<KeyConfig, 'duration' | 'assumeRole'>;
-  provider: Pick<AccessProvider, 'type' | 'durations'>;
-  /** The provider's configured `maxDuration`, seconds. */
-  providerMaxDuration?: number | undefined;
+  provider: Pick<AccessProvider, 'durations'>;
 }
 
 /**
- * The longest lifetime `subject` may be minted for, in seconds: the smallest
- * of the key's `duration`, the provider's `maxDuration`, the cloud's ceiling
- * and (aws-sts with `assumeRole`) the chained-session cap. `null` when the
+ * The longest lifetime `subject` may be minted for, in seconds: the smaller
+ * of the key's `duration` and the provider's cap (`chainedMax` for a key
+ * with `assumeRole` where the cloud has one, else `max`). `null` when the
  * provider chooses the lifetime itself (azure).
  */
 export function maximumDuration(subject: DurationSubject): number | null {
   const rules = subject.provider.durations;
   if (!rules) return null;
-  const chained = subject.key.assumeRole ? DURATION_RULES[subject.provider.type]?.chainedMax : undefined;
-  const caps = [rules.max, subject.key.duration, subject.providerMaxDuration, chained];
-  return Math.min(...caps.filter((cap): cap is number => cap !== undefined));
+  const cap = subject.key.assumeRole ? (rules.chainedMax ?? rules.max) : rules.max;
+  return Math.min(cap, subject.key.duration ?? cap);
 }
 
 /**

@@ -4,6 +4,7 @@
  * broker-token audience a provider gets (docs/configuration.md).
  */
 import type { AccessProviderConfig, BrokerIdpConfig, ProviderType } from './config/schema.ts';
+import type { Durations } from './types.ts';
 
 /** Provider fields a key's `outputs` may name, by type. */
 export const PROVIDER_FIELDS: Readonly<Record<ProviderType, readonly string[]>> = {
@@ -45,6 +46,19 @@ export const DURATION_RULES: Readonly<
   gcp: { min: 1, default: 3600, max: 43200 },
   azure: undefined,
 };
+
+/**
+ * The `durations` of a provider of `type` capped by its configured
+ * `maxDuration`; undefined when the provider chooses the lifetime (azure).
+ */
+export function providerDurations(type: ProviderType, maxDuration?: number): Durations | undefined {
+  const rules = DURATION_RULES[type];
+  if (!rules) return undefined;
+  const max = Math.min(rules.max, maxDuration ?? rules.max);
+  const durations: Durations = { min: rules.min, default: Math.min(rules.default, max), max };
+  if (rules.chainedMax !== undefined) durations.chainedMax = Math.min(rules.chainedMax, max);
+  return durations;
+}
 
 /** Entra defaults per Azure environment (docs/configuration.md). */
 export const AZURE_ENVIRONMENTS = {

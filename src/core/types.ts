@@ -59,6 +59,19 @@ export interface MintAudit {
   upstreamRequestId?: string;
 }
 
+/**
+ * A provider's lifetimes, seconds: `min` (shorter requests are raised to it),
+ * `default` (when neither request nor key says), `max` (the cloud's ceiling
+ * and the provider's `maxDuration` together), `chainedMax` (a key with
+ * `assumeRole`, when the cloud caps chained sessions).
+ */
+export interface Durations {
+  min: number;
+  default: number;
+  max: number;
+  chainedMax?: number;
+}
+
 /** What a provider returns for one key. */
 export interface MintOutput {
   /** Provider fields by name (see `fields`), e.g. AccessKeyId. */
@@ -80,8 +93,8 @@ export interface AccessProvider {
   readonly fields: readonly string[];
   /** ENV_VAR → field, used when a key has no `outputs`. */
   readonly defaultOutputs: Readonly<Record<string, string>>;
-  /** Duration rules in seconds; `undefined` when the provider chooses (azure). */
-  readonly durations: { min: number; default: number; max: number } | undefined;
+  /** Duration rules in seconds, the only caps a mint applies; `undefined` when the provider chooses (azure). */
+  readonly durations: Durations | undefined;
   mint(input: MintInput): Promise<MintOutput>;
 }
 

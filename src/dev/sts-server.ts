@@ -14,7 +14,8 @@ import { listenLocal } from './listen.ts';
 import { type AllowedRoles, createStsActions, type StsCall } from './sts/actions.ts';
 import { errorResponse, StsFault } from './sts/xml.ts';
 
-export type { AllowedRoles, StsCall, StsCaller } from './sts/actions.ts';
+export type { AllowedRoles, StsCall } from './sts/actions.ts';
+export type { StsCaller } from './sts/issued.ts';
 
 /** Options of {@link startStsServer}. */
 export interface StsServerOptions {

@@ -11,24 +11,7 @@ import { createAzureProvider } from './azure/index.ts';
 import { limitConcurrency } from './concurrency.ts';
 import { createGcpProvider } from './gcp/index.ts';
 import { createMinioProvider } from './minio/index.ts';
-
-/** What every provider gets besides its own config; times in ms. */
-export interface ProviderDeps {
-  httpTimeout: number;
-  maxRetries: number;
-  retryDelay: number;
-  /** Audience of the broker token this provider presents (resolved per provider). */
-  brokerAudience: string;
-  logger?: Logger;
-  telemetry?: Telemetry;
-  /** Outbound HTTP for providers that speak plain HTTPS (gcp, azure); default a fresh createHttpClient(). */
-  http?: HttpClient;
-  /** Proxy variables (`HTTPS_PROXY`, `NO_PROXY`) for clients that bring their own transport (the AWS SDK). */
-  env?: Record<string, string | undefined>;
-}
-
-/** Builds one provider from its config. */
-export type ProviderFactory = (config: AccessProviderConfig, deps: ProviderDeps) => AccessProvider;
+import type { ProviderDeps, ProviderFactory } from './types.ts';
 
 /** Factories by type. */
 export const PROVIDER_FACTORIES: Readonly<Partial<Record<ProviderType, ProviderFactory>>> = {

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import Fastify from 'fastify';
 import type { Config } from '../core/config/schema.ts';
 import { InvalidRequestError, ServiceUnavailableError } from '../core/errors.ts';
-import type { CredentialBroker } from '../core/mint.ts';
+import type { CredentialBroker } from '../core/mint/index.ts';
 import { configOnlyProbe, type HealthProbe } from './health/probe.ts';
 import { registerHealthRoutes } from './health/routes.ts';
 import { serverOptions } from './options.ts';

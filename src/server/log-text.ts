@@ -13,11 +13,16 @@ const RANGES = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u20
 const CONTROL = new RegExp(`[${RANGES}]`);
 const CONTROLS = new RegExp(`[${RANGES}]`, 'g');
 /** The same set without the line feed: error stacks keep their lines. */
-const STACK_CONTROLS = new RegExp(`[${RANGES.replace('\\u0000-\\u001f', '\\u0000-\\u0009\\u000b-\\u001f')}]`, 'g');
+const STACK_CONTROLS = new RegExp(
+  `[${RANGES.replace('\\u0000-\\u001f', '\\u0000-\\u0009\\u000b-\\u001f')}]`,
+  'g',
+);
 
 function visible(char: string): string {
   const code = char.charCodeAt(0);
-  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  return code < 0x100
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
 /** `text` with every control character written as an escape; `text` itself when it has none. */
@@ -60,7 +65,12 @@ export function escapeControlsDeep(value: unknown): unknown {
     copy ??= { ...(value as Record<string, unknown>) };
     if (name !== field) delete copy[field];
     // A data field even when named `__proto__`.
-    Object.defineProperty(copy, name, { value: escaped, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(copy, name, {
+      value: escaped,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return copy ?? value;
 }

@@ -95,7 +95,8 @@ function isPlain(value: object): boolean {
  * changes. Errors become pino's serialized form; cycles become `[Circular]`.
  */
 export function redactValue(value: unknown, parent?: string, ancestors: object[] = []): unknown {
-  if (typeof value === 'string') return parent === 'stack' ? escapeStackControls(value) : escapeControls(value);
+  if (typeof value === 'string')
+    return parent === 'stack' ? escapeStackControls(value) : escapeControls(value);
   if (typeof value !== 'object' || value === null) return value;
   if (ancestors.includes(value)) return '[Circular]';
   if (ancestors.length >= MAX_DEPTH) return '[too deep]';

@@ -3,9 +3,9 @@
  * verifier, the broker-token source, the providers and the use cases over
  * them. A config reload builds a new runtime and swaps it in whole.
  */
-import { type BrokerTokens, createBrokerTokenSource } from '../core/broker-token.ts';
+import { type BrokerTokens, createBrokerTokenSource } from '../core/broker-token/index.ts';
 import type { BrokerIdpConfig, ClientIdpConfig, Config } from '../core/config/schema.ts';
-import { type CredentialBroker, createCredentialBroker, type ReplayGuard } from '../core/mint.ts';
+import { type CredentialBroker, createCredentialBroker, type ReplayGuard } from '../core/mint/index.ts';
 import { type ClientTokenVerifier, createTokenVerifier } from '../core/token/index.ts';
 import {
   type AccessProvider,

@@ -68,6 +68,11 @@ export class FakeBroker {
   providers: Array<{ name: string; issuer: string; type: 'oidc'; audience: string }> = [];
   readonly seen: Seen[] = [];
   readonly #script = new Map<string, Array<Scripted | null>>();
+  /** Like a broker whose IdP has `oneTimeUse`: a token that minted once is refused as replayed. */
+  oneTimeUse = false;
+  /** Delay before each mint answer, ms: makes parallel clients overlap. */
+  mintDelayMs = 0;
+  readonly #used = new Set<string>();
   /** Runner endpoint: the request token it expects and the OIDC token it issues per audience. */
   runner = { requestToken: 'runner-request-token-0123456789', issue: (_audience: string) => '' };
 
@@ -98,10 +103,13 @@ export class FakeBroker {
     this.#script.set(path, [...(this.#script.get(path) ?? []), ...answers]);
   }
 
-  /** Forgets requests and scripts (identities stay). */
+  /** Forgets requests, scripts and used tokens (identities stay); one-time use and delay off. */
   reset(): void {
     this.seen.length = 0;
     this.#script.clear();
+    this.#used.clear();
+    this.oneTimeUse = false;
+    this.mintDelayMs = 0;
   }
 
   /** Requests seen for `path`. */
@@ -178,7 +186,7 @@ export class FakeBroker {
     return reply.json(200, { subject, idp: identity.idp, keys });
   }
 
-  #mint(req: IncomingMessage, body: unknown, reply: Reply): Done {
+  async #mint(req: IncomingMessage, body: unknown, reply: Reply): Promise<Done> {
     if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
       return reply.error(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json');
     }
@@ -201,6 +209,14 @@ export class FakeBroker {
     const tooLong = chosen.find((k) => duration !== undefined && duration > k.maxDuration);
     if (tooLong)
       return reply.error(400, 'INVALID_REQUEST', `duration exceeds the maximum of key ${tooLong.name}`);
+    const token = (header ?? oidcToken) as string;
+    if (this.oneTimeUse && this.#used.has(token)) {
+      return reply.error(401, 'INVALID_TOKEN', 'The token could not be verified: token replayed', {
+        reason: 'token_replayed',
+      });
+    }
+    this.#used.add(token);
+    if (this.mintDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.mintDelayMs));
     return reply.json(200, mintAnswer(subject, chosen));
   }
 

@@ -294,12 +294,21 @@ describe('settings precedence: flag > environment > config file > default', () =
     );
   });
 
-  test('a plain-http broker URL to a non-loopback host draws a warning; other schemes are refused', async () => {
+  test('a plain-http broker URL to a non-loopback host is refused unless --allow-insecure; other schemes are refused', async () => {
     const r = await runCli(['mint', '--broker-url', 'http://broker.example.com', '--keys', 'A'], { home });
     assert.equal(r.code, 2);
-    assert.match(
+    assert.equal(
       r.stderr,
-      /^voidkey: warning: the broker URL http:\/\/broker\.example\.com is plain http to a non-loopback host; tokens and credentials travel unencrypted\nvoidkey: no OIDC token: /,
+      'voidkey: the broker URL http://broker.example.com is plain http to a host other than this machine: the token would travel unencrypted; use https, or pass --allow-insecure\n',
+    );
+    const allowed = await runCli(
+      ['mint', '--broker-url', 'http://broker.example.com', '--allow-insecure', '--keys', 'A'],
+      { home },
+    );
+    assert.equal(allowed.code, 2);
+    assert.match(
+      allowed.stderr,
+      /^voidkey: warning: the broker URL http:\/\/broker\.example\.com is plain http to a non-loopback host \(--allow-insecure\); tokens and credentials travel unencrypted\nvoidkey: no OIDC token: /,
     );
     const https = await runCli(['mint', '--broker-url', 'https://broker.example.com', '--keys', 'A'], {
       home,

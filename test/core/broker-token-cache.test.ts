@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { createBrokerTokenSource } from '../../src/core/broker-token.ts';
+import { createBrokerTokenSource } from '../../src/core/broker-token/index.ts';
 import { UpstreamError } from '../../src/core/errors.ts';
 import {
   baseOptions,

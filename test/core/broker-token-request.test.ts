@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
-import { createBrokerTokenSource } from '../../src/core/broker-token.ts';
+import { createBrokerTokenSource } from '../../src/core/broker-token/index.ts';
 import { UpstreamError } from '../../src/core/errors.ts';
 import {
   baseOptions,

@@ -3,14 +3,14 @@ import { describe, test } from 'node:test';
 import type { KeyConfig } from '../../src/core/config/schema.ts';
 import { maximumDuration, resolveDuration } from '../../src/core/duration.ts';
 import { InvalidRequestError } from '../../src/core/errors.ts';
-import { DURATION_RULES } from '../../src/core/providers-meta.ts';
+import { providerDurations } from '../../src/core/providers-meta.ts';
 import type { AccessProvider } from '../../src/core/types.ts';
 
 const aws: Pick<AccessProvider, 'type' | 'durations'> = {
   type: 'aws-sts',
-  durations: DURATION_RULES['aws-sts'],
+  durations: providerDurations('aws-sts'),
 };
-const gcp: Pick<AccessProvider, 'type' | 'durations'> = { type: 'gcp', durations: DURATION_RULES.gcp };
+const gcp: Pick<AccessProvider, 'type' | 'durations'> = { type: 'gcp', durations: providerDurations('gcp') };
 const azure: Pick<AccessProvider, 'type' | 'durations'> = { type: 'azure', durations: undefined };
 
 type Case = {
@@ -115,6 +115,15 @@ const cases: Case[] = [
     refused: /maximum of 3600 s/,
   },
   {
+    name: 'caps a chained session by a provider maxDuration below 3600 s',
+    provider: aws,
+    key: { assumeRole: { roleArn: 'arn:x' } },
+    providerMaxDuration: 1200,
+    requested: 1201,
+    maximum: 1200,
+    refused: /maximum of 1200 s/,
+  },
+  {
     name: 'allows short gcp lifetimes (minimum 1 s)',
     provider: gcp,
     requested: 60,
@@ -140,12 +149,12 @@ describe('durations', () => {
   for (const c of cases) {
     test(c.name, () => {
       const keyName = c.provider === azure ? 'AZ' : 'K';
-      const subject = {
-        keyName,
-        key: { provider: 'p', ...c.key },
-        provider: c.provider,
-        providerMaxDuration: c.providerMaxDuration,
-      };
+      // A provider's maxDuration reaches the rules through its durations, as createProviders builds them.
+      const durations =
+        c.providerMaxDuration === undefined
+          ? c.provider.durations
+          : providerDurations(c.provider.type, c.providerMaxDuration);
+      const subject = { keyName, key: { provider: 'p', ...c.key }, provider: { durations } };
       assert.equal(maximumDuration(subject), c.maximum);
       if (c.refused) {
         assert.throws(

@@ -49,6 +49,69 @@ function files(dir: string): string[] {
     .sort();
 }
 
+describe('restore-config.sh --restart', () => {
+  let tools: { dir: string; bin: string };
+  let backup = '';
+  const log = () => join(tools.dir, 'calls.log');
+  /** A kubectl that logs its call and answers with this exit code (1 prints an error, like a refused context). */
+  const fakeKubectl = (code: number) => {
+    writeFileSync(
+      join(tools.bin, 'kubectl'),
+      `#!/bin/bash\necho "kubectl $*" >>"${log()}"\n[ ${code} = 0 ] || echo "error: You must be logged in to the server" >&2\nexit ${code}\n`,
+    );
+    chmodSync(join(tools.bin, 'kubectl'), 0o755);
+  };
+  before(() => {
+    tools = toolDir(BASE_TOOLS);
+    backup = join(tools.dir, 'backup');
+    mkdirSync(backup);
+    writeFileSync(join(backup, 'config.yaml'), CONFIG);
+    writeFileSync(join(backup, 'manifest.txt'), 'namespace=voidkey\nrelease=voidkey\n');
+  });
+  after(() => rmSync(tools.dir, { recursive: true, force: true }));
+  const restore = (...extra: string[]) =>
+    runScript(
+      'restore-config.sh',
+      [backup, '--config-file', join(tools.dir, 'out.yaml'), '--restart', ...extra],
+      {
+        env: { PATH: tools.bin },
+      },
+    );
+
+  it('exits 1 and says so when kubectl rollout restart fails', async () => {
+    fakeKubectl(1);
+    const r = await restore();
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^restored - local config file /m);
+    assert.match(r.stdout, /^FAILED {3}- kubectl rollout restart deployment\/voidkey -n voidkey exited 1;/m);
+    assert.match(
+      r.stderr,
+      /^restore-config: kubectl rollout restart deployment\/voidkey -n voidkey exited 1;/m,
+    );
+    assert.match(r.stdout, /^restore FAILED: 1 requested step\(s\) failed/m);
+    assert.doesNotMatch(r.stdout, /rolled deployment|restore done/);
+    assert.match(readFileSync(log(), 'utf8'), /^kubectl rollout restart deployment\/voidkey -n voidkey$/m);
+  });
+
+  it('exits 1 when kubectl is missing, and 0 when the restart succeeds', async () => {
+    rmSync(join(tools.bin, 'kubectl'), { force: true });
+    const missing = await restore();
+    assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+    assert.match(missing.stderr, /cannot restart deployment voidkey\/voidkey: kubectl is not installed/);
+    fakeKubectl(0);
+    const ok = await restore('--deployment', 'prod-voidkey');
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^restored - rolled deployment voidkey\/prod-voidkey$/m);
+    assert.equal(ok.stderr, '');
+  });
+
+  it('refuses --restart with --no-kubernetes', async () => {
+    const r = await restore('--no-kubernetes');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--restart needs kubectl: drop --no-kubernetes/);
+  });
+});
+
 describe('backup-config.sh and restore-config.sh', () => {
   let bare: { dir: string; bin: string };
   let kube: { dir: string; bin: string };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { configProblems, envVarsOf } from './config-check.ts';
-import { CHART, DEPLOY, type K8s, one, renderChart, selects } from './kit.ts';
+import { CHART, DEPLOY, ingressExposure, type K8s, one, renderChart, selects } from './kit.ts';
 
 const SECRETS = { secrets: { brokerClientSecret: 'test-broker-secret', redisPassword: 'test-redis-pw' } };
 const ALL_ON = {
@@ -112,6 +112,53 @@ describe('deploy/helm/voidkey', () => {
     const alerts = parse(readFileSync(join(DEPLOY, 'prometheus', 'alerts.yml'), 'utf8'));
     assert.deepEqual(one(docs, 'PrometheusRule').spec, alerts);
     assert.equal(one(docs, 'Ingress').spec.rules[0].http.paths[0].backend.service.name, 'voidkey');
+  });
+
+  it('routes only /credentials and /health through the Ingress, never /metrics or /', () => {
+    const { docs, notes } = renderChart({
+      ...ALL_ON,
+      ingress: { enabled: true, hosts: [{ host: 'a.example' }, { host: 'b.example' }] },
+    });
+    const ingress = one(docs, 'Ingress');
+    assert.deepEqual(
+      ingress.spec.rules.map((r: K8s) => r.host),
+      ['a.example', 'b.example'],
+    );
+    assert.deepEqual(ingressExposure(ingress), { missing: [], exposed: [] });
+    for (const rule of ingress.spec.rules)
+      for (const p of rule.http.paths) assert.equal(p.backend.service.port.name, 'http');
+    assert.match(notes, /https:\/\/a\.example/);
+    // Values that still carry paths (the old form routed "/") are refused, not silently narrowed.
+    assert.throws(
+      () =>
+        renderChart({
+          ...ALL_ON,
+          ingress: {
+            enabled: true,
+            hosts: [{ host: 'a.example', paths: [{ path: '/', pathType: 'Prefix' }] }],
+          },
+        }),
+      /ingress\.hosts\[\]\.paths is not supported/,
+    );
+  });
+
+  it('finds an Ingress that routes / or /metrics', () => {
+    const ingress = one(renderChart(ALL_ON).docs, 'Ingress');
+    const withPath = (path: string, pathType: string) => ({
+      ...ingress,
+      spec: { ...ingress.spec, rules: [{ host: 'x', http: { paths: [{ path, pathType }] } }] },
+    });
+    assert.deepEqual(ingressExposure(withPath('/', 'Prefix')).exposed, [
+      '/',
+      '/metrics',
+      '/metrics/',
+      '/index.html',
+      '/healthz',
+      '/credentialsx',
+    ]);
+    assert.deepEqual(ingressExposure(withPath('/metrics', 'Exact')).exposed, ['/metrics']);
+    assert.deepEqual(ingressExposure(withPath('/', 'Exact')).exposed, ['/']);
+    assert.ok(ingressExposure(withPath('/health', 'ImplementationSpecific')).exposed.includes('/healthz'));
   });
 
   it("keeps the chart's alert copy identical to deploy/prometheus/alerts.yml", () => {

@@ -159,3 +159,45 @@ export function one(docs: K8s[], kind: string, name?: string): K8s {
 export function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
   return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
+
+/**
+ * Whether an Ingress sends a request path to a backend, by the Ingress
+ * matching rules: Exact compares whole paths, Prefix compares `/`-separated
+ * elements; ImplementationSpecific is taken as a plain string prefix (what
+ * ingress-nginx does), the widest reading.
+ */
+export function ingressRoutes(ingress: K8s, path: string): boolean {
+  const elements = (p: string) => p.split('/').filter((e) => e !== '');
+  for (const rule of ingress.spec.rules ?? []) {
+    for (const p of rule.http?.paths ?? []) {
+      const want = String(p.path ?? '/');
+      if (p.pathType === 'Exact' && want === path) return true;
+      if (p.pathType === 'Prefix') {
+        const [w, got] = [elements(want), elements(path)];
+        if (w.length <= got.length && w.every((e, i) => e === got[i])) return true;
+      }
+      if (p.pathType === 'ImplementationSpecific' && path.startsWith(want)) return true;
+    }
+  }
+  if (ingress.spec.defaultBackend) return true;
+  return false;
+}
+
+/** Paths the public edge must route (the API and the probes) and paths it must not. */
+export const PUBLIC_PATHS = [
+  '/credentials/mint',
+  '/credentials/keys',
+  '/credentials/idp-providers',
+  '/health',
+  '/health/live',
+  '/health/ready',
+];
+export const PRIVATE_PATHS = ['/', '/metrics', '/metrics/', '/index.html', '/healthz', '/credentialsx'];
+
+/** The public paths an Ingress fails to route, and the private ones it routes. */
+export function ingressExposure(ingress: K8s): { missing: string[]; exposed: string[] } {
+  return {
+    missing: PUBLIC_PATHS.filter((p) => !ingressRoutes(ingress, p)),
+    exposed: PRIVATE_PATHS.filter((p) => ingressRoutes(ingress, p)),
+  };
+}

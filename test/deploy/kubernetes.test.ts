@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { configProblems, envVarsOf } from './config-check.ts';
-import { DEPLOY, type K8s, loadManifests, one, parseDocs, selects } from './kit.ts';
+import { DEPLOY, ingressExposure, type K8s, loadManifests, one, parseDocs, selects } from './kit.ts';
 import { which } from './shell.ts';
 
 const byFile = loadManifests();
@@ -189,6 +189,19 @@ describe('deploy/kubernetes manifests', () => {
     const np = one(all, 'NetworkPolicy', 'voidkey-redis');
     const from = np.spec.ingress[0].from[0].podSelector.matchLabels;
     assert.ok(selects(from, deployment.spec.template.metadata.labels));
+  });
+
+  it('exposes only /credentials and /health through the Ingress, never /metrics or /', () => {
+    const ingress = one(all, 'Ingress');
+    assert.deepEqual(ingressExposure(ingress), { missing: [], exposed: [] });
+    const service = one(all, 'Service', 'voidkey');
+    for (const rule of ingress.spec.rules) {
+      for (const p of rule.http.paths) {
+        assert.equal(p.backend.service.name, service.metadata.name);
+        assert.equal(p.backend.service.port.name, service.spec.ports[0].name);
+      }
+    }
+    assert.equal(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size'], '64k');
   });
 
   it('holds the namespace to the restricted Pod Security Standard', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DEPLOY } from './kit.ts';
+import { DEPLOY, PRIVATE_PATHS, PUBLIC_PATHS } from './kit.ts';
 
 const conf = readFileSync(join(DEPLOY, 'nginx', 'voidkey.conf'), 'utf8');
 const code = conf
@@ -18,7 +18,51 @@ const logFormats = [...code.matchAll(/^\s*log_format\s+(\S+)([^;]*);/gm)].map((m
   body: m[2],
 }));
 
+type Location = { modifier: string; pattern: string; body: string };
+const locationsOf = (text: string): Location[] =>
+  [...text.matchAll(/^\s*location\s+(=|~\*|~|\^~)?\s*(\S+)\s*\{([^}]*)\}/gm)].map((m) => ({
+    modifier: m[1] ?? '',
+    pattern: m[2] as string,
+    body: m[3] as string,
+  }));
+
+/** The location nginx picks for a URI: exact, then longest prefix (^~ stops), then the first regex, then the prefix. */
+function pick(locations: Location[], uri: string): Location | undefined {
+  const exact = locations.find((l) => l.modifier === '=' && l.pattern === uri);
+  if (exact) return exact;
+  const prefix = locations
+    .filter((l) => (l.modifier === '' || l.modifier === '^~') && uri.startsWith(l.pattern))
+    .sort((a, b) => b.pattern.length - a.pattern.length)[0];
+  if (prefix?.modifier === '^~') return prefix;
+  const regex = locations.find(
+    (l) =>
+      (l.modifier === '~' || l.modifier === '~*') &&
+      new RegExp(l.pattern, l.modifier === '~*' ? 'i' : '').test(uri),
+  );
+  return regex ?? prefix;
+}
+const proxied = (locations: Location[], uri: string) =>
+  /\bproxy_pass\b/.test(pick(locations, uri)?.body ?? '');
+
 describe('deploy/nginx/voidkey.conf', () => {
+  it('proxies only /credentials/ and /health to the broker, never /metrics or /', () => {
+    const locations = locationsOf(code);
+    assert.ok(locations.length >= 2);
+    assert.deepEqual(
+      PUBLIC_PATHS.filter((p) => !proxied(locations, p)),
+      [],
+    );
+    assert.deepEqual(
+      PRIVATE_PATHS.filter((p) => proxied(locations, p)),
+      [],
+    );
+    // The check itself: a catch-all proxy would expose /metrics.
+    const open = locationsOf(
+      'location / { proxy_pass http://voidkey_broker; }\nlocation = /metrics { return 404; }',
+    );
+    assert.ok(proxied(open, '/') && proxied(open, '/metrics/') && !proxied(open, '/metrics'));
+  });
+
   it('logs no query string, no request line and no Authorization header', () => {
     assert.ok(logFormats.length >= 1);
     for (const f of logFormats) {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { REPO } from './kit.ts';
@@ -207,6 +208,70 @@ describe('scripts against a fake broker', () => {
       /^FAIL - GET \/credentials\/keys -> 401 \(error INVALID_TOKEN, requestId req-1\)/m,
     );
     assert.ok(!r.stdout.includes('wrong-token-value'));
+  });
+
+  it('smoke-tests.sh takes an environment name, resolved from $VOIDKEY_URL_<NAME>', async () => {
+    const r = await runScript('smoke-tests.sh', ['staging'], { env: { VOIDKEY_URL_STAGING: `${url}/` } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(`^Smoke-testing ${url} \\(environment staging, from \\$VOIDKEY_URL_STAGING\\)$`, 'm'),
+    );
+    assert.ok(seen.some((s) => s.url === '/health/ready'));
+    const dashed = await runScript('smoke-tests.sh', ['eu-west'], { env: { VOIDKEY_URL_EU_WEST: url } });
+    assert.equal(dashed.code, 0, dashed.stdout + dashed.stderr);
+  });
+
+  it('integration-tests.sh takes an environment name from the environments file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'voidkey-envs-'));
+    try {
+      const file = join(dir, 'environments.env');
+      writeFileSync(
+        file,
+        `# comment\n\nstaging=http://127.0.0.1:1\n  production = "${url}"  \nproduction-eu=http://127.0.0.1:1\n`,
+      );
+      const env = {
+        VOIDKEY_OIDC_TOKEN: TOKEN,
+        VOIDKEY_KEYS: 'A',
+        VOIDKEY_ENVIRONMENTS_FILE: file,
+        VOIDKEY_URL_PRODUCTION: '',
+      };
+      const r = await runScript('integration-tests.sh', ['production'], { env });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(
+        r.stdout,
+        new RegExp(`^Integration-testing ${url} \\(environment production, from ${file}\\)$`, 'm'),
+      );
+      assert.deepEqual(JSON.parse(seen.at(-1)?.body ?? ''), { keys: ['A'] });
+      assert.ok(!r.stdout.includes(TOKEN) && !r.stdout.includes(SECRET));
+      // The variable wins over the file.
+      seen.length = 0;
+      const over = await runScript('smoke-tests.sh', ['staging'], {
+        env: { VOIDKEY_ENVIRONMENTS_FILE: file, VOIDKEY_URL_STAGING: url },
+      });
+      assert.equal(over.code, 0, over.stdout + over.stderr);
+      assert.ok(seen.length > 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('both scripts name what to set when an environment is unknown, and refuse a non-URL value', async () => {
+    for (const s of ['smoke-tests.sh', 'integration-tests.sh']) {
+      const r = await runScript(s, ['staging'], {
+        env: { VOIDKEY_URL_STAGING: '', VOIDKEY_ENVIRONMENTS_FILE: undefined, VOIDKEY_OIDC_TOKEN: TOKEN },
+      });
+      assert.equal(r.code, 2, s);
+      assert.match(r.stderr, /unknown environment 'staging': set VOIDKEY_URL_STAGING to its broker URL/, s);
+      assert.match(r.stderr, /'staging=https:\/\/\.\.\.' to \S*deploy\/environments\.env/, s);
+      const bad = await runScript(s, ['staging'], { env: { VOIDKEY_URL_STAGING: 'voidkey.example.com' } });
+      assert.equal(bad.code, 2, s);
+      assert.match(bad.stderr, /environment 'staging' from \$VOIDKEY_URL_STAGING is not a URL/, s);
+      const odd = await runScript(s, ['no/such'], {});
+      assert.equal(odd.code, 2, s);
+      assert.match(odd.stderr, /'no\/such' is neither a URL/, s);
+    }
+    assert.equal(seen.length, 0);
   });
 
   it('integration-tests.sh refuses to run without a token or with a bad key name', async () => {

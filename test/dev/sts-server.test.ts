@@ -197,7 +197,7 @@ describe('development STS endpoint', () => {
 
   test('answers InvalidAction for an unknown action', async () => {
     assert.equal(
-      errorOf(await post({ Action: 'GetCallerIdentity', Version: '2011-06-15' })).code,
+      errorOf(await post({ Action: 'GetSessionToken', Version: '2011-06-15' })).code,
       'InvalidAction',
     );
   });

@@ -133,12 +133,26 @@ describe('the client CLI against the built broker', () => {
     assert.ok(!res.stderr.includes(token));
   });
 
-  test('in GitHub Actions, asks the runner for the audience the broker lists and mints', async () => {
+  test('in GitHub Actions, asks the runner for the broker origin unless told the audience, never for one the broker lists', async () => {
     const runnerUrl = `http://127.0.0.1:${(runner.address() as AddressInfo).port}/token?api-version=2.0`;
-    const res = await cli(['mint', '--keys', 'AWS_READ', '--output', 'json'], {
+    const actions = {
       GITHUB_ACTIONS: 'true',
       ACTIONS_ID_TOKEN_REQUEST_URL: runnerUrl,
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: RUNNER_TOKEN,
+    };
+    const mismatch = await cli(['mint', '--keys', 'AWS_READ', '--output', 'json'], actions);
+    assert.equal(mismatch.code, 3, mismatch.stderr);
+    assert.deepEqual(runnerSeen.at(-1), {
+      authorization: `Bearer ${RUNNER_TOKEN}`,
+      audience: new URL(w.broker.url).origin,
+    });
+    assert.match(mismatch.stderr, /reason audience_mismatch/);
+    assert.ok(mismatch.stderr.includes(`--audience '${AUD}'`), mismatch.stderr);
+    assert.equal(mismatch.stdout, '');
+
+    const res = await cli(['mint', '--keys', 'AWS_READ', '--output', 'json'], {
+      ...actions,
+      VOIDKEY_AUDIENCE: AUD,
     });
     assert.equal(res.code, 0, res.stderr);
     registerCredentials(JSON.parse(res.stdout));

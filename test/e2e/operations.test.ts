@@ -155,7 +155,7 @@ describe('operating the built broker', () => {
       'FORBIDDEN',
       {
         deniedKeys: ['AWS_READ'],
-        reasons: { AWS_READ: 'key_not_granted' },
+        reasons: { AWS_READ: 'no_identity_matched' },
       },
     );
     assert.equal((await w.api('GET', '/credentials/idp-providers')).headers.get('x-ratelimit-limit'), '400');

@@ -5,8 +5,12 @@
 import { Value } from '@sinclair/typebox/value';
 import { type Config, ConfigSchema } from '../../src/core/config/schema.ts';
 import { InvalidTokenError, UpstreamError } from '../../src/core/errors.ts';
-import { type CredentialBroker, createCredentialBroker, type ReplayGuard } from '../../src/core/mint.ts';
-import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../src/core/providers-meta.ts';
+import {
+  type CredentialBroker,
+  createCredentialBroker,
+  type ReplayGuard,
+} from '../../src/core/mint/index.ts';
+import { DEFAULT_OUTPUTS, PROVIDER_FIELDS, providerDurations } from '../../src/core/providers-meta.ts';
 import type {
   AccessProvider,
   BrokerTokenSource,
@@ -179,7 +183,7 @@ function fakeProvider(config: Config['accessProviders'][number], audience: strin
     audience,
     fields: PROVIDER_FIELDS[type],
     defaultOutputs: DEFAULT_OUTPUTS[type],
-    durations: DURATION_RULES[type],
+    durations: providerDurations(type, config.maxDuration),
     calls: [],
     maxInFlight: 0,
     behaviour: undefined,

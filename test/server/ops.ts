@@ -6,7 +6,7 @@
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
-import type { BrokerTokenStatus } from '../../src/core/broker-token.ts';
+import type { BrokerTokenStatus } from '../../src/core/broker-token/index.ts';
 import { type Config, ConfigSchema } from '../../src/core/config/schema.ts';
 import type { KeySetHealth } from '../../src/core/token/issuer-keys.ts';
 import { type BrokerMetrics, createMetrics } from '../../src/server/metrics.ts';

@@ -26,14 +26,22 @@ export function cacheDir(): string {
 }
 
 /**
- * The cache file for (broker URL, key, issuer, subject): the SHA-256 of the
- * four, so neither subject nor key shows in the file name. The issuer is part
- * of it because identities are bound to one IdP: the same `sub` at another
- * issuer is another identity.
+ * The cache file for (broker URL, key, issuer, subject, requested duration):
+ * the SHA-256 of the five, so neither subject nor key shows in the file name.
+ * The issuer is part of it because identities are bound to one IdP: the same
+ * `sub` at another issuer is another identity. The duration is, because a
+ * profile asking for 12 hours must not be served a 15-minute credential
+ * another profile cached (nor the other way round).
  */
-export function cacheFile(brokerUrl: string, key: string, iss: string, sub: string): string {
+export function cacheFile(
+  brokerUrl: string,
+  key: string,
+  iss: string,
+  sub: string,
+  duration: number | undefined,
+): string {
   const digest = createHash('sha256')
-    .update(JSON.stringify([brokerUrl, key, iss, sub]))
+    .update(JSON.stringify([brokerUrl, key, iss, sub, duration ?? null]))
     .digest('hex');
   return join(cacheDir(), `${digest}.json`);
 }
@@ -64,11 +72,16 @@ function isProcessCredentials(value: Partial<ProcessCredentials>): value is Proc
   );
 }
 
-/** Writes credentials to `file` (0600) through a temporary file and a rename. */
-export async function writeCached(file: string, credentials: ProcessCredentials): Promise<void> {
+/** Creates the cache directory (0700, also when it existed with a wider mode). */
+export async function ensureCacheDir(): Promise<void> {
   const dir = cacheDir();
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
+}
+
+/** Writes credentials to `file` (0600) through a temporary file and a rename. */
+export async function writeCached(file: string, credentials: ProcessCredentials): Promise<void> {
+  await ensureCacheDir();
   const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(temp, `${JSON.stringify(credentials)}\n`, { mode: 0o600, flag: 'wx' });

@@ -1,8 +1,10 @@
 /**
  * `--output credential-process`: one AWS key printed as the JSON an AWS
- * `credential_process` profile expects, cached until 5 minutes before expiry.
+ * `credential_process` profile expects, cached until 5 minutes before expiry
+ * (one mint for parallel runs: see cache-lock.ts).
  */
 import { cacheFile, type ProcessCredentials, readCached, writeCached } from './cache.ts';
+import { lockCacheEntry } from './cache-lock.ts';
 import { CliError, EXIT } from './exit.ts';
 
 const REQUIRED = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
@@ -37,27 +39,54 @@ export function formatProcessCredentials(credentials: ProcessCredentials): strin
   return `${JSON.stringify(credentials)}\n`;
 }
 
-/** Where one identity's credentials for `key` are cached; undefined when the token has no decodable iss/sub. */
+/** Where one identity's credentials for `key` and `duration` are cached; undefined when the token has no decodable iss/sub. */
 export function cacheLocation(
   brokerUrl: string,
   key: string,
   identity: { iss: string; sub: string } | undefined,
+  duration: number | undefined,
 ): string | undefined {
-  return identity ? cacheFile(brokerUrl, key, identity.iss, identity.sub) : undefined;
+  return identity ? cacheFile(brokerUrl, key, identity.iss, identity.sub, duration) : undefined;
 }
 
-/** Fresh cached credentials at `file`, if any. */
-export async function fromCache(file: string | undefined): Promise<ProcessCredentials | undefined> {
-  return file === undefined ? undefined : readCached(file);
+/**
+ * Fresh cached credentials at `file`, else what `mint` returns, cached. A miss
+ * is minted under the entry's lock, so of several processes started at once
+ * one mints and the others print what it cached.
+ */
+export async function cachedOrMinted(
+  file: string | undefined,
+  remainingMs: () => number,
+  mint: () => Promise<ProcessCredentials>,
+  warn: (line: string) => void,
+): Promise<ProcessCredentials> {
+  if (file === undefined) return mint();
+  const cached = await readCached(file);
+  if (cached !== undefined) return cached;
+  const outcome = await lockCacheEntry(file, remainingMs);
+  if (outcome.kind === 'cached') return outcome.credentials;
+  if (outcome.kind === 'unlockable') {
+    warn(`warning: could not use the credential cache (${outcome.code}); minting without it`);
+    return mint();
+  }
+  try {
+    // Another process may have cached them between the miss above and the lock.
+    const raced = await readCached(file);
+    if (raced !== undefined) return raced;
+    const credentials = await mint();
+    await toCache(file, credentials, warn);
+    return credentials;
+  } finally {
+    await outcome.lock.release();
+  }
 }
 
 /** Stores credentials; a failure only costs a warning, the credentials are still printed. */
-export async function toCache(
-  file: string | undefined,
+async function toCache(
+  file: string,
   credentials: ProcessCredentials,
   warn: (line: string) => void,
 ): Promise<void> {
-  if (file === undefined) return;
   try {
     await writeCached(file, credentials);
   } catch (err) {

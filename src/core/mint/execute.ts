@@ -13,7 +13,7 @@ import {
 import type { BrokerTokenSource } from '../types.ts';
 import { auditEntry, type MintedKey } from './answer.ts';
 import { audiencesOf } from './plan.ts';
-import type { KeyPlan, MintedKeyAudit } from './types.ts';
+import type { KeyPlan, MintError, MintedKeyAudit } from './types.ts';
 
 /** The verified caller, as providers see it. */
 export interface Caller {
@@ -22,16 +22,6 @@ export interface Caller {
 }
 
 type Classified = MintFailure & { kind: 'refused' | 'unavailable' };
-
-const mintedBeforeFailure = new WeakMap<object, MintedKeyAudit[]>();
-
-/**
- * Audit entries of keys that were minted upstream before a multi-key mint
- * failed as a whole (their credentials were discarded); empty when none.
- */
-export function discardedMints(error: unknown): MintedKeyAudit[] {
-  return (typeof error === 'object' && error !== null && mintedBeforeFailure.get(error)) || [];
-}
 
 /** Broker token by audience for `plans`, each audience asked for once. */
 export async function fetchBrokerTokens(
@@ -138,7 +128,7 @@ function failureError(
   outcomes: ReadonlyArray<Classified | Error>,
   minted: MintedKeyAudit[],
   signal: AbortSignal,
-): Error {
+): MintError {
   const bug = outcomes.find((o): o is Error => o instanceof Error);
   const classified = outcomes.filter((o): o is Classified => !(o instanceof Error));
   const failures = classified.map(({ key, provider, reason }) => ({ key, provider, reason }));
@@ -148,6 +138,6 @@ function failureError(
     (classified.some((f) => f.kind === 'unavailable')
       ? new ServiceUnavailableError({ details: { reason, failures } })
       : new MintFailedError(failures));
-  mintedBeforeFailure.set(error, minted);
-  return error;
+  // A bug keeps its own class (so it stays a 500) and gains the field like the others.
+  return Object.assign(error, { discarded: minted });
 }

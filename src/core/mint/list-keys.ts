@@ -7,7 +7,7 @@ import { SubjectNotFoundError } from '../errors.ts';
 import type { Policy } from '../policy/index.ts';
 import type { VerifiedToken } from '../types.ts';
 import { listedMaximum, type Providers } from './plan.ts';
-import type { IdpProviderList, KeyList, ProviderConfigs } from './types.ts';
+import type { IdpProviderList, KeyList } from './types.ts';
 
 /**
  * The keys that would mint now for the caller, in configuration order (an
@@ -18,7 +18,6 @@ export function listKeys(
   principal: Pick<VerifiedToken, 'idp' | 'sub' | 'claims'>,
   policy: Policy,
   providers: Providers,
-  providerConfigs: ProviderConfigs,
 ): KeyList {
   const listed = policy.keysFor({ idp: principal.idp, claims: principal.claims });
   if (listed.matched.length === 0) throw new SubjectNotFoundError();
@@ -26,7 +25,7 @@ export function listKeys(
     name,
     provider: key.provider,
     ...(key.description === undefined ? {} : { description: key.description }),
-    maxDuration: listedMaximum({ name, key }, providers, providerConfigs),
+    maxDuration: listedMaximum({ name, key }, providers),
   }));
   return { subject: principal.sub, idp: principal.idp, keys };
 }

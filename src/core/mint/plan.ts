@@ -6,7 +6,7 @@
 import { maximumDuration, resolveDuration } from '../duration.ts';
 import type { Grant } from '../policy/index.ts';
 import type { AccessProvider } from '../types.ts';
-import type { KeyPlan, ProviderConfigs } from './types.ts';
+import type { KeyPlan } from './types.ts';
 
 /** Provider instances by name, for one config snapshot. */
 export type Providers = ReadonlyMap<string, AccessProvider>;
@@ -23,29 +23,18 @@ export function planKeys(
   grants: readonly Grant[],
   requestedDuration: number | undefined,
   providers: Providers,
-  providerConfigs: ProviderConfigs,
 ): KeyPlan[] {
   return grants.map(({ name, key }) => {
     const provider = providerNamed(providers, key.provider);
-    const subject = {
-      keyName: name,
-      key,
-      provider,
-      providerMaxDuration: providerConfigs.get(key.provider)?.maxDuration,
-    };
-    return { name, key, provider, durationSeconds: resolveDuration(subject, requestedDuration) };
+    const durationSeconds = resolveDuration({ keyName: name, key, provider }, requestedDuration);
+    return { name, key, provider, durationSeconds };
   });
 }
 
 /** The maximum duration shown for `grant` in the key list (seconds, or null). */
-export function listedMaximum(grant: Grant, providers: Providers, providerConfigs: ProviderConfigs) {
+export function listedMaximum(grant: Grant, providers: Providers): number | null {
   const provider = providerNamed(providers, grant.key.provider);
-  return maximumDuration({
-    keyName: grant.name,
-    key: grant.key,
-    provider,
-    providerMaxDuration: providerConfigs.get(grant.key.provider)?.maxDuration,
-  });
+  return maximumDuration({ keyName: grant.name, key: grant.key, provider });
 }
 
 /** The distinct broker-token audiences `plans` need, in first-use order. */

@@ -44,6 +44,13 @@ export interface MintedKeyAudit {
   expiresAt: string;
 }
 
+/**
+ * What a mint that failed upstream throws: its 502 or 503 BrokerError, or a
+ * bug's own error. `discarded` lists the keys minted before the failure,
+ * whose credentials were dropped (empty when none).
+ */
+export type MintError = Error & { readonly discarded: readonly MintedKeyAudit[] };
+
 /** A successful mint: the wire answer, one audit entry per key and the identities that matched. */
 export interface MintResult {
   response: MintResponse;
@@ -86,6 +93,3 @@ export interface ExplainAnswer {
 export interface IdpProviderList {
   providers: Array<{ name: string; issuer: string; type: 'oidc'; audience?: string }>;
 }
-
-/** Provider configuration by name, for the caps that live only in config. */
-export type ProviderConfigs = ReadonlyMap<string, { readonly maxDuration?: number | undefined }>;

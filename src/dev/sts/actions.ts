@@ -4,19 +4,13 @@
  * (SigV4-signed by credentials issued here, i.e. a role chain).
  */
 import type { IncomingMessage } from 'node:http';
-import type { JWTPayload } from 'jose';
 import type { HttpClient } from '../../core/types.ts';
-import { createIssuedStore } from './issued.ts';
+import { createIssuedStore, type StsCaller } from './issued.ts';
 import { parseChainedRoleRequest, parseRoleRequest } from './params.ts';
 import { verifySigV4 } from './sigv4.ts';
+
 import { createWebIdentityVerifier } from './web-identity.ts';
 import { assumeRoleResponse, callerIdentityResponse, StsFault, webIdentityResponse } from './xml.ts';
-
-/** Who asks for a role: the web identity's subject and claims (the chain's origin for AssumeRole). */
-export interface StsCaller {
-  sub: string;
-  claims: JWTPayload;
-}
 
 /** Role ARNs that may be assumed, or a trust-policy check; undefined: any well-formed role. */
 export type AllowedRoles = readonly string[] | ((roleArn: string, caller: StsCaller) => boolean);

@@ -3,9 +3,15 @@
  * SigV4 signature of a caller against them. Bounded: the oldest go first.
  */
 import { randomBytes } from 'node:crypto';
-import type { StsCaller } from './actions.ts';
+import type { JWTPayload } from 'jose';
 import type { SigningKey } from './sigv4.ts';
 import type { AssumedRole, IssuedCredentials } from './xml.ts';
+
+/** Who asks for a role: the web identity's subject and claims (the chain's origin for AssumeRole). */
+export interface StsCaller {
+  sub: string;
+  claims: JWTPayload;
+}
 
 /** An issued key and the session it belongs to. */
 export interface IssuedSession extends SigningKey {

@@ -5,7 +5,7 @@
  */
 import type { AccessProviderConfig } from '../../core/config/schema.ts';
 import type { AccessProvider } from '../../core/types.ts';
-import type { ProviderDeps } from '../index.ts';
+import type { ProviderDeps } from '../types.ts';
 import { createStsProvider } from './provider.ts';
 
 export { deriveSessionName, sanitise, sourceIdentity } from './request-parts.ts';

@@ -9,16 +9,17 @@
 import { AssumeRoleCommand, type Credentials } from '@aws-sdk/client-sts';
 import type { AccessProviderConfig } from '../../core/config/schema.ts';
 import { UpstreamError } from '../../core/errors.ts';
-import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../core/providers-meta.ts';
+import { DEFAULT_OUTPUTS, PROVIDER_FIELDS, providerDurations } from '../../core/providers-meta.ts';
 import {
   type AccessProvider,
+  type Durations,
   type MintInput,
   type MintOutput,
   noTelemetry,
   silentLogger,
 } from '../../core/types.ts';
-import type { ProviderDeps } from '../index.ts';
 import { withRetry } from '../retry.ts';
+import type { ProviderDeps } from '../types.ts';
 import { createStsClient, type HopCredentials, type StsClientHandle } from './client.ts';
 import { isRetryableStsError, toUpstreamError } from './errors.ts';
 import { packPolicy, policyArns, sessionNames, sessionTags, sourceIdentity } from './request-parts.ts';
@@ -37,15 +38,12 @@ export function createStsProvider(
   deps: ProviderDeps,
   flavor: StsFlavor,
 ): AccessProvider {
-  const rules = DURATION_RULES[flavor];
-  if (!rules) throw new TypeError(`no duration rules for ${flavor}`);
-  const max = Math.min(rules.max, config.maxDuration ?? rules.max);
-  const durations = { min: rules.min, default: Math.min(rules.default, max), max };
+  const durations = providerDurations(flavor, config.maxDuration);
+  if (!durations) throw new TypeError(`no duration rules for ${flavor}`);
   const ctx: StsContext = {
     config,
     flavor,
     durations,
-    chainedMax: rules.chainedMax ?? rules.max,
     sts: createStsClient({
       ...(config.region ? { region: config.region } : {}),
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
@@ -69,9 +67,7 @@ export function createStsProvider(
 interface StsContext {
   config: AccessProviderConfig;
   flavor: StsFlavor;
-  durations: { min: number; default: number; max: number };
-  /** Longest second hop, seconds (AWS caps chained sessions at an hour). */
-  chainedMax: number;
+  durations: Durations;
   sts: StsClientHandle;
   call: ReturnType<typeof stsCaller>;
   /** Default RoleSessionName of a caller (remembered for this provider's life). */
@@ -110,7 +106,7 @@ async function mintSts(ctx: StsContext, input: MintInput): Promise<MintOutput> {
         new AssumeRoleCommand({
           RoleArn: chain.roleArn,
           RoleSessionName: sessionName,
-          DurationSeconds: Math.min(duration, ctx.chainedMax),
+          DurationSeconds: Math.min(duration, ctx.durations.chainedMax ?? ctx.durations.max),
           ExternalId: chain.externalId ?? ctx.config.externalId,
           Tags: tags,
           SourceIdentity: sourceIdentity(input.issuer, input.subject),

@@ -18,8 +18,8 @@ import {
   silentLogger,
 } from '../../core/types.ts';
 import { createHttpClient } from '../http.ts';
-import type { ProviderDeps } from '../index.ts';
 import { withRetry } from '../retry.ts';
+import type { ProviderDeps } from '../types.ts';
 import { EntraStatusError, entraRequestId, isRetryableEntraError, toUpstreamError } from './errors.ts';
 
 /** The assertion type of a JWT client assertion (RFC 7523). */

@@ -5,8 +5,8 @@
  */
 import { UpstreamError } from '../../core/errors.ts';
 import { type HttpClient, noTelemetry, silentLogger } from '../../core/types.ts';
-import type { ProviderDeps } from '../index.ts';
 import { withRetry } from '../retry.ts';
+import type { ProviderDeps } from '../types.ts';
 import {
   type GoogleService,
   GoogleStatusError,

@@ -7,10 +7,10 @@
  */
 import type { AccessProviderConfig } from '../../core/config/schema.ts';
 import { UpstreamError } from '../../core/errors.ts';
-import { DEFAULT_OUTPUTS, DURATION_RULES, PROVIDER_FIELDS } from '../../core/providers-meta.ts';
-import type { AccessProvider, MintInput, MintOutput } from '../../core/types.ts';
+import { DEFAULT_OUTPUTS, PROVIDER_FIELDS, providerDurations } from '../../core/providers-meta.ts';
+import type { AccessProvider, Durations, MintInput, MintOutput } from '../../core/types.ts';
 import { createHttpClient } from '../http.ts';
-import type { ProviderDeps } from '../index.ts';
+import type { ProviderDeps } from '../types.ts';
 import { createGoogleCaller, type GoogleAnswer, type GoogleCaller } from './call.ts';
 import { createFederatedCache, type FederatedCache } from './federated-cache.ts';
 import {
@@ -27,7 +27,7 @@ interface GcpContext {
   audience: string;
   stsUrl: string;
   iamBase: string;
-  durations: { min: number; default: number; max: number };
+  durations: Durations;
   call: GoogleCaller;
   federated: FederatedCache;
 }
@@ -38,10 +38,8 @@ export function createGcpProvider(config: AccessProviderConfig, deps: ProviderDe
   if (!config.workloadIdentityProvider) {
     throw new TypeError(`provider ${config.name} (gcp) needs a workloadIdentityProvider`);
   }
-  const rules = DURATION_RULES.gcp;
-  if (!rules) throw new TypeError('no duration rules for gcp');
-  const max = Math.min(rules.max, config.maxDuration ?? rules.max);
-  const durations = { min: rules.min, default: Math.min(rules.default, max), max };
+  const durations = providerDurations('gcp', config.maxDuration);
+  if (!durations) throw new TypeError('no duration rules for gcp');
   const ctx: GcpContext = {
     audience: config.workloadIdentityProvider,
     stsUrl: `${trimSlashes(config.stsEndpoint ?? DEFAULT_STS_ENDPOINT)}/v1/token`,

@@ -7,7 +7,7 @@
 import type { AccessProviderConfig } from '../../core/config/schema.ts';
 import type { AccessProvider } from '../../core/types.ts';
 import { createStsProvider } from '../aws-sts/provider.ts';
-import type { ProviderDeps } from '../index.ts';
+import type { ProviderDeps } from '../types.ts';
 
 /** A minio provider; `endpoint` is required (TypeError otherwise). */
 export function createMinioProvider(config: AccessProviderConfig, deps: ProviderDeps): AccessProvider {

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { BrokerError, ForbiddenError, InvalidTokenError, type MintFailure } from '../../core/errors.ts';
-import type { MintedKeyAudit } from '../../core/mint.ts';
+import type { MintedKeyAudit } from '../../core/mint/index.ts';
 import type { VerifiedToken } from '../../core/types.ts';
 
 export type AuditEventType = 'AUTH_SUCCESS' | 'AUTH_FAILURE' | 'MINT_SUCCESS' | 'MINT_FAILURE';

@@ -117,7 +117,10 @@ export function openAuditFile(options: AuditFileOptions): AuditFile {
     },
     ready: () =>
       enqueue(async () => {
-        if (!state.ok) throw Object.assign(new Error(`the last audit write failed (${state.error})`), { code: state.error });
+        if (!state.ok)
+          throw Object.assign(new Error(`the last audit write failed (${state.error})`), {
+            code: state.error,
+          });
         try {
           await ensureOpen();
         } catch (error) {

@@ -64,7 +64,8 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   const file = path ? openAuditFile({ path, maxBytes, maxFiles: settings.maxFiles }) : undefined;
 
   const toLog = (event: AuditEvent) => {
-    if (settings.enabled) channel.info({ audit: true, ...(escapeControlsDeep(event) as AuditEvent) }, 'audit');
+    if (settings.enabled)
+      channel.info({ audit: true, ...(escapeControlsDeep(event) as AuditEvent) }, 'audit');
   };
 
   async function toFile(event: AuditEvent): Promise<boolean> {

@@ -25,7 +25,6 @@ import { dirname } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import type { AuditLog } from '../audit/log.ts';
 import type { BrokerRuntime } from '../wiring.ts';
-import type { RedisCheck } from './redis.ts';
 
 export type HealthState = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -238,6 +237,9 @@ export function createHealthProbe(sources: HealthSources): HealthProbe & { inval
     },
   };
 }
+
+/** What one Redis check (health/redis.ts) found. */
+export type RedisCheck = { state: 'healthy' } | { state: 'degraded' | 'unhealthy'; error: string };
 
 /** How long a Redis check's result is reused, ms. */
 export const REDIS_CHECK_CACHE_MS = 1000;

@@ -15,10 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient, RedisTopology, SharedRedis } from '../state/redis-client.ts';
-import { REDIS_DOWN_ERROR } from './probe.ts';
-
-/** What one check found. */
-export type RedisCheck = { state: 'healthy' } | { state: 'degraded' | 'unhealthy'; error: string };
+import { REDIS_DOWN_ERROR, type RedisCheck } from './probe.ts';
 
 const FIX = {
   cluster: 'this is a cluster node: configure `redis.cluster` with its address',

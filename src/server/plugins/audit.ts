@@ -24,7 +24,7 @@
  * so they never become labels.
  */
 import { InvalidTokenError, type MintFailure, ServiceUnavailableError } from '../../core/errors.ts';
-import type { MintedKeyAudit } from '../../core/mint.ts';
+import type { MintedKeyAudit } from '../../core/mint/index.ts';
 import { authFailure, authSuccess, mintFailure, mintSuccess } from '../audit/events.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { BrokerMetrics } from '../metrics.ts';

@@ -10,8 +10,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BrokerError } from '../../core/errors.ts';
-import type { CredentialBroker, MintedKeyAudit, MintResult } from '../../core/mint.ts';
-import { discardedMints } from '../../core/mint.ts';
+import type { CredentialBroker, MintError, MintedKeyAudit, MintResult } from '../../core/mint/index.ts';
 import type { VerifiedToken } from '../../core/types.ts';
 import { type Deadline, requestDeadline, untilDeadline } from './deadline.ts';
 import { presentedToken, queryToken } from './token.ts';
@@ -68,7 +67,7 @@ export interface RequestObserver {
   minted?(request: FastifyRequest, event: MintEvent & { result: MintResult }): void | Promise<void>;
   mintFailed?(
     request: FastifyRequest,
-    event: MintEvent & { error: unknown; discarded: MintedKeyAudit[] },
+    event: MintEvent & { error: unknown; discarded: readonly MintedKeyAudit[] },
   ): void | Promise<void>;
 }
 
@@ -141,7 +140,7 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
         verified,
         keys: body.keys,
         error,
-        discarded: discardedMints(error),
+        discarded: (error as Partial<MintError>).discarded ?? [],
       });
       throw error;
     }

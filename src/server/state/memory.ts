@@ -9,7 +9,7 @@
  * burst each see a distinct count.
  */
 import { InvalidTokenError } from '../../core/errors.ts';
-import type { ReplayGuard } from '../../core/mint.ts';
+import type { ReplayGuard } from '../../core/mint/index.ts';
 import type { CounterStore, SharedState, WindowCount } from './types.ts';
 
 /** Options of {@link memoryCounterStore}. */

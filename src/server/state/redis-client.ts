@@ -153,8 +153,10 @@ export function createRedisClient(settings: Readonly<RedisSettings>, tuning: Red
       ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
       sentinelCommandTimeout: tuning.connectTimeout ?? 2000,
       sentinelRetryStrategy: retry,
-      // Subscribes to the Sentinels' +switch-master: a failover moves the client even if the old primary stays up.
-      failoverDetector: true,
+      // No +switch-master subscription: ioredis 6's detector can close the connection while the client is
+      // reconnecting after a killed primary, which ends the client for good. A closed connection and a demoted
+      // primary's READONLY already send the client back to the Sentinels for the current primary.
+      failoverDetector: false,
       enableOfflineQueue: false,
       retryStrategy: retry,
     });

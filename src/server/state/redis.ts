@@ -19,7 +19,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../../core/config/schema.ts';
 import { InvalidTokenError, ServiceUnavailableError } from '../../core/errors.ts';
-import type { ReplayGuard } from '../../core/mint.ts';
+import type { ReplayGuard } from '../../core/mint/index.ts';
 import { type Logger, silentLogger, type VerifiedToken } from '../../core/types.ts';
 import { createSharedRedis, type RedisClient } from './redis-client.ts';
 import type {

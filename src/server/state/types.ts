@@ -3,7 +3,7 @@
  * both rate limits, and the one-time-token records. In memory (one instance)
  * or in Redis (every instance), chosen once per process from `redis`.
  */
-import type { ReplayGuard } from '../../core/mint.ts';
+import type { ReplayGuard } from '../../core/mint/index.ts';
 import type { Logger } from '../../core/types.ts';
 import type { RedisTuning, SharedRedis } from './redis-client.ts';
 

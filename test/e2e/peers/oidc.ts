@@ -32,6 +32,8 @@ export interface TokenTweaks {
   lifetime?: number;
   /** Claimed `iss` (a token signed by this OP pretending to be another). */
   iss?: string;
+  /** Claims set on the token (e.g. a GitHub- or Kubernetes-shaped set, `sub` included); `iss`, `aud` and times are kept. */
+  claims?: Record<string, unknown>;
 }
 
 /** A running OP and what tests read from it. */
@@ -92,6 +94,10 @@ function applyTweaks(body: Record<string, unknown> | undefined, payload: Record<
   payload.iat = iat;
   payload.exp = lifetime === undefined ? (payload.exp as number) + shift : iat + lifetime;
   if (typeof body?.e2e_iss === 'string') payload.iss = body.e2e_iss;
+  if (typeof body?.e2e_claims === 'string') {
+    const { iss: _i, aud: _a, iat: _t, nbf: _n, exp: _e, ...claims } = JSON.parse(body.e2e_claims);
+    Object.assign(payload, claims);
+  }
 }
 
 /** An in-memory store for one OP; explicit so the OP does not warn about its default one. */
@@ -226,6 +232,7 @@ async function requestToken(
   if (tweaks.shift !== undefined) form.set('e2e_shift', String(tweaks.shift));
   if (tweaks.lifetime !== undefined) form.set('e2e_lifetime', String(tweaks.lifetime));
   if (tweaks.iss !== undefined) form.set('e2e_iss', tweaks.iss);
+  if (tweaks.claims !== undefined) form.set('e2e_claims', JSON.stringify(tweaks.claims));
   const res = await fetch(endpoint, { method: 'POST', body: form });
   const body = (await res.json()) as { access_token?: string; error?: string };
   if (res.status !== 200 || typeof body.access_token !== 'string') {

@@ -16,6 +16,8 @@ export interface StsCall {
   roleSessionName: string;
   durationSeconds: number | undefined;
   webIdentityToken: string | undefined;
+  /** Session tags sent (`Tags.member.N.Key` / `.Value`), by key. */
+  tags: Record<string, string>;
   status: number;
   /** Parsed from a successful answer. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: string };
@@ -57,7 +59,8 @@ function forward(upstream: URL, req: IncomingMessage, body: Buffer): Promise<Ans
   return new Promise((resolve, reject) => {
     const out = request(
       upstream,
-      { method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      // Host is kept: SigV4 (the assumeRole hop) signs it, as a real forward proxy would leave it.
+      { method: req.method, path: req.url, headers: req.headers },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -82,8 +85,12 @@ function toCall(form: URLSearchParams, status: number, xml: string): StsCall {
     roleSessionName: form.get('RoleSessionName') ?? '',
     durationSeconds: duration === null ? undefined : Number(duration),
     webIdentityToken: form.get('WebIdentityToken') ?? undefined,
+    tags: {},
     status,
   };
+  for (let n = 1; form.has(`Tags.member.${n}.Key`); n++) {
+    call.tags[form.get(`Tags.member.${n}.Key`) as string] = form.get(`Tags.member.${n}.Value`) ?? '';
+  }
   if (status === 200) {
     call.credentials = {
       accessKeyId: tag(xml, 'AccessKeyId'),

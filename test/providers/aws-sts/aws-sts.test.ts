@@ -101,9 +101,9 @@ describe('aws-sts provider against the STS query protocol', () => {
       AWS_SECRET_ACCESS_KEY: 'SecretAccessKey',
       AWS_SESSION_TOKEN: 'SessionToken',
     });
-    assert.deepEqual(provider.durations, { min: 900, default: 3600, max: 43200 });
+    assert.deepEqual(provider.durations, { min: 900, default: 3600, max: 43200, chainedMax: 3600 });
     const capped = createAwsStsProvider(providerConfig(sts.url, { maxDuration: 1800 }), deps());
-    assert.deepEqual(capped.durations, { min: 900, default: 1800, max: 1800 });
+    assert.deepEqual(capped.durations, { min: 900, default: 1800, max: 1800, chainedMax: 1800 });
   });
 
   test('sends the default duration when none is given and raises short ones to 900 s', async () => {

@@ -9,7 +9,7 @@ import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import type { AccessProviderConfig, KeyConfig } from '../../../src/core/config/schema.ts';
 import type { MintInput, Telemetry } from '../../../src/core/types.ts';
 import { detachKeyPair } from '../../../src/dev/keys.ts';
-import type { ProviderDeps } from '../../../src/providers/index.ts';
+import type { ProviderDeps } from '../../../src/providers/types.ts';
 
 export const STS_AUDIENCE = 'sts.voidkey.test';
 export const ROLE = 'arn:aws:iam::123456789012:role/Deploy';

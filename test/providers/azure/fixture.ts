@@ -5,7 +5,7 @@
  */
 import type { AccessProviderConfig, KeyConfig } from '../../../src/core/config/schema.ts';
 import type { HttpClient, HttpRequest, MintInput } from '../../../src/core/types.ts';
-import type { ProviderDeps } from '../../../src/providers/index.ts';
+import type { ProviderDeps } from '../../../src/providers/types.ts';
 
 export const TENANT = '12345678-1234-1234-1234-123456789012';
 export const CLIENT_ID = '87654321-4321-4321-4321-210987654321';

@@ -5,7 +5,7 @@
  */
 import type { AccessProviderConfig, KeyConfig } from '../../../src/core/config/schema.ts';
 import type { Logger, MintInput } from '../../../src/core/types.ts';
-import type { ProviderDeps } from '../../../src/providers/index.ts';
+import type { ProviderDeps } from '../../../src/providers/types.ts';
 
 export const WIP =
   '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/voidkey/providers/broker';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { InvalidTokenError, ServiceUnavailableError } from '../../../src/core/errors.ts';
-import type { ReplayGuard } from '../../../src/core/mint.ts';
+import type { ReplayGuard } from '../../../src/core/mint/index.ts';
 import type { Logger, VerifiedToken } from '../../../src/core/types.ts';
 import { redisReplayGuard, replayKey } from '../../../src/server/state/redis.ts';
 import { createSharedRedis, type SharedRedis } from '../../../src/server/state/redis-client.ts';

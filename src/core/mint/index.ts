@@ -8,34 +8,33 @@
  * (the server's audit sink) → claim a one-time token → one broker token per
  * audience → mint all keys in parallel (all-or-nothing) → shape the answer.
  */
-import type { Config } from './config/schema.ts';
-import { BrokerError, ForbiddenError, InvalidTokenError, ServiceUnavailableError } from './errors.ts';
-import { shapeAnswer } from './mint/answer.ts';
-import { discardedMints, fetchBrokerTokens, mintAll } from './mint/execute.ts';
-import { describeIdps, listKeys } from './mint/list-keys.ts';
-import { type OneTimeTokens, oneTimeTokens, type ReplayGuard } from './mint/one-time.ts';
-import { type Providers, planKeys } from './mint/plan.ts';
-import type {
-  ExplainAnswer,
-  IdpProviderList,
-  KeyList,
-  KeyPlan,
-  MintRequest,
-  MintResult,
-  ProviderConfigs,
-} from './mint/types.ts';
-import { compilePolicy, type Grant, type Policy } from './policy/index.ts';
+import type { Config } from '../config/schema.ts';
+import { BrokerError, ForbiddenError, InvalidTokenError, ServiceUnavailableError } from '../errors.ts';
+import { compilePolicy, type Grant, type Policy } from '../policy/index.ts';
 import {
   type BrokerTokenSource,
   type Logger,
   silentLogger,
   type TokenVerifier,
   type VerifiedToken,
+} from '../types.ts';
+import { shapeAnswer } from './answer.ts';
+import { fetchBrokerTokens, mintAll } from './execute.ts';
+import { describeIdps, listKeys } from './list-keys.ts';
+import { type OneTimeTokens, oneTimeTokens, type ReplayGuard } from './one-time.ts';
+import { type Providers, planKeys } from './plan.ts';
+import type {
+  ExplainAnswer,
+  IdpProviderList,
+  KeyList,
+  KeyPlan,
+  MintError,
+  MintRequest,
+  MintResult,
 } from './types.ts';
 
-export { discardedMints } from './mint/execute.ts';
-export type { ReplayGuard } from './mint/one-time.ts';
-export type * from './mint/types.ts';
+export type { ReplayGuard } from './one-time.ts';
+export type * from './types.ts';
 
 /** What the use cases run on, built once per config snapshot. */
 export interface BrokerDeps {
@@ -55,7 +54,10 @@ export interface CredentialBroker {
   readonly policy: Policy;
   /** Verifies a client token: InvalidTokenError (401), ServiceUnavailableError (503). */
   authenticate(token: string, signal: AbortSignal): Promise<VerifiedToken>;
-  /** Mints `request.keys` for `verified`: 403, 400, 401 (replay), 502, 503 as BrokerErrors. */
+  /**
+   * Mints `request.keys` for `verified`: 403, 400, 401 (replay) as BrokerErrors; a failure
+   * upstream throws a MintError (502, 503, or a bug's own error) listing what it discarded.
+   */
   mint(verified: VerifiedToken, request: MintRequest, signal: AbortSignal): Promise<MintResult>;
   /** The keys `verified` may mint now; SubjectNotFoundError (404) when no identity matches. */
   listKeys(verified: VerifiedToken): KeyList;
@@ -74,7 +76,6 @@ export function createCredentialBroker(config: Readonly<Config>, deps: BrokerDep
     now,
     policy: compilePolicy(config),
     explain: config.server.explain,
-    providerConfigs: new Map(config.accessProviders.map((p) => [p.name, p])),
     oneTime: oneTimeTokens(config.clientIdps, deps.replayGuard, () => now().getTime(), logger),
   };
   const idpList = describeIdps(config.clientIdps);
@@ -84,8 +85,7 @@ export function createCredentialBroker(config: Readonly<Config>, deps: BrokerDep
     authenticate: (token: string, signal: AbortSignal) => authenticate(deps.verifier, logger, token, signal),
     mint: (verified: VerifiedToken, request: MintRequest, signal: AbortSignal) =>
       mint(snapshot, verified, request, signal),
-    listKeys: (verified: VerifiedToken) =>
-      listKeys(verified, snapshot.policy, deps.providers, snapshot.providerConfigs),
+    listKeys: (verified: VerifiedToken) => listKeys(verified, snapshot.policy, deps.providers),
     explain: (verified: VerifiedToken, keys: readonly string[]) => ({
       explanation: snapshot.policy.explain(verified, keys, 'caller'),
     }),
@@ -100,7 +100,6 @@ interface Snapshot {
   policy: Policy;
   /** `server.explain`: 403s carry the caller's explanation. */
   explain: boolean;
-  providerConfigs: ProviderConfigs;
   oneTime: OneTimeTokens;
 }
 
@@ -129,9 +128,8 @@ async function mint(
   request: MintRequest,
   signal: AbortSignal,
 ): Promise<MintResult> {
-  const { deps, providerConfigs } = snapshot;
   const { grants, identities } = authorize(snapshot, verified, request.keys);
-  const plans = planKeys(grants, request.duration, deps.providers, providerConfigs);
+  const plans = planKeys(grants, request.duration, snapshot.deps.providers);
   await request.beforeUpstream?.();
   await snapshot.oneTime.claim(verified, signal);
   const minted = await mintPlans(snapshot, verified, plans, signal);
@@ -158,7 +156,8 @@ async function mintPlans(snapshot: Snapshot, verified: VerifiedToken, plans: Key
     return await mintAll(plans, tokens, verified, signal);
   } catch (error) {
     // A token that minted nothing may be presented again (docs/security.md).
-    if (discardedMints(error).length === 0) await snapshot.oneTime.release(verified);
+    if (((error as Partial<MintError>).discarded ?? []).length === 0)
+      await snapshot.oneTime.release(verified);
     throw error;
   }
 }

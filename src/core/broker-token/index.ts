@@ -1,21 +1,14 @@
 /**
  * The broker's own identity: client-credentials tokens from `brokerIdp`, one
  * per audience (docs/configuration.md), cached and refreshed ahead of expiry with a single
- * request in flight per audience (see broker-token/cache.ts). Requests are
+ * request in flight per audience (see cache.ts). Requests are
  * retried with jittered backoff on network errors, 408, 429 and 5xx only.
  */
 import { readFile as readFileFs } from 'node:fs/promises';
-import { type BrokerTokenStatus, createTokenCache } from './broker-token/cache.ts';
-import {
-  type ClientAuthenticator,
-  createClientAuthenticator,
-  PrivateKeyError,
-} from './broker-token/client-auth.ts';
-import { type ObtainedToken, RetryableStatusError, requestBrokerToken } from './broker-token/request.ts';
-import type { BrokerIdpConfig } from './config/schema.ts';
-import { fetchDiscovery, isAllowedUrl } from './discovery.ts';
-import { UpstreamError } from './errors.ts';
-import { isRetryableHttpError, withRetry } from './retry.ts';
+import type { BrokerIdpConfig } from '../config/schema.ts';
+import { fetchDiscovery, isAllowedUrl } from '../discovery.ts';
+import { UpstreamError } from '../errors.ts';
+import { isRetryableHttpError, withRetry } from '../retry.ts';
 import {
   type BrokerTokenSource,
   type HttpClient,
@@ -24,9 +17,12 @@ import {
   noTelemetry,
   silentLogger,
   type Telemetry,
-} from './types.ts';
+} from '../types.ts';
+import { type BrokerTokenStatus, createTokenCache } from './cache.ts';
+import { type ClientAuthenticator, createClientAuthenticator, PrivateKeyError } from './client-auth.ts';
+import { type ObtainedToken, RetryableStatusError, requestBrokerToken } from './request.ts';
 
-export type { BrokerTokenStatus } from './broker-token/cache.ts';
+export type { BrokerTokenStatus } from './cache.ts';
 
 /** Options of {@link createBrokerTokenSource}; times in ms. */
 export interface BrokerTokenOptions {
