@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -74,8 +74,10 @@ describe('broker token request', () => {
     { name: 'Ed25519', alg: 'EdDSA', pair: () => generateKeyPairSync('ed25519') },
   ];
   for (const { name, alg, pair } of keyTypes) {
-    test(`private_key_jwt signs an ${alg} assertion with a ${name} key read relative to the config directory`, async () => {
+    test(`private_key_jwt signs an ${alg} assertion with a ${name} key read relative to the config directory`, async (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'voidkey-bt-'));
+      // A private key: never leave it behind in the shared temp directory.
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
       const { privateKey, publicKey } = pair();
       writeFileSync(join(dir, 'broker.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
       const idp = idpConfig(endpoint, {

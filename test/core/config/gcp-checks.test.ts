@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -19,6 +19,8 @@ async function load(yaml: string) {
   } catch (err) {
     if (err instanceof ConfigError) return { problems: err.problems, warnings: err.warnings };
     throw err;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
