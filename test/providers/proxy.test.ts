@@ -69,21 +69,26 @@ function target(): { server: Server; seen: string[] } {
   return { server, seen };
 }
 
+/** One AssumeRoleWithWebIdentity through an STS client built from `env`. */
+async function stsCall(origin: string, env: Record<string, string | undefined>) {
+  const sts = createStsClient({ endpoint: origin, httpTimeout: 2000, env });
+  try {
+    return await sts.assumeRoleWithWebIdentity({
+      RoleArn: 'arn:aws:iam::000000000000:role/r',
+      RoleSessionName: 's',
+      WebIdentityToken: 'not-a-real-token-but-long-enough',
+    });
+  } finally {
+    sts.client.destroy();
+  }
+}
+
 /** One GET through the HTTP client and one STS call through the STS client, both built from `env`. */
 async function callBoth(origin: string, env: Record<string, string | undefined>) {
   const http = createHttpClient(createDispatcher({ env }));
   const res = await http(`${origin}/jwks`, { timeoutMs: 2000, maxBytes: 1024 });
   assert.equal(res.body.toString(), 'ok');
-  const sts = createStsClient({ endpoint: origin, httpTimeout: 2000, env });
-  await assert.rejects(
-    sts.assumeRoleWithWebIdentity({
-      RoleArn: 'arn:aws:iam::000000000000:role/r',
-      RoleSessionName: 's',
-      WebIdentityToken: 'not-a-real-token-but-long-enough',
-    }),
-    { name: 'InvalidIdentityTokenException' },
-  );
-  sts.client.destroy();
+  await assert.rejects(stsCall(origin, env), { name: 'InvalidIdentityTokenException' });
 }
 
 describe('proxy settings: one rule for every outbound client', () => {
@@ -197,15 +202,7 @@ describe('HTTPS through HTTPS_PROXY', () => {
     // The target's certificate is not trusted here: each call fails after its tunnel is open.
     const http = createHttpClient(createDispatcher({ env }));
     await assert.rejects(http(`${origin}/jwks`, { timeoutMs: 2000, maxBytes: 1024 }));
-    const sts = createStsClient({ endpoint: origin, httpTimeout: 2000, env });
-    await assert.rejects(
-      sts.assumeRoleWithWebIdentity({
-        RoleArn: 'arn:aws:iam::0:role/r',
-        RoleSessionName: 's',
-        WebIdentityToken: 't',
-      }),
-    );
-    sts.client.destroy();
+    await assert.rejects(stsCall(origin, env));
     assert.deepEqual(
       proxy.tunnels.map((t) => t.target),
       [`127.0.0.1:${portOf(secure)}`, `127.0.0.1:${portOf(secure)}`],
