@@ -69,6 +69,20 @@ export const POPULATIONS = {
     identity: (i, idp) => ({ subject: benchSubject(i), idp, keys: keysOf(i) }),
     claims: (i) => ({ sub: benchSubject(i) }),
   },
+  /** 90 % exact subjects; every 10th a claim rule: equality, a glob on `sub`, or (1 in 100) a regex. */
+  mixed: {
+    identity: (i, idp) => {
+      if (i % 10 !== 9) return { subject: benchSubject(i), idp, keys: keysOf(i) };
+      const r = { name: `rule-${i}`, idp, keys: keysOf(i) };
+      if (i % 1000 === 999) return { ...r, match: { sub: { regex: `repo:bench-org/svc-${i}-[a-z]+:.*` } } };
+      if (i % 20 === 9) return { ...r, match: { repository_id: String(i), ref: 'refs/heads/main' } };
+      return { ...r, match: { sub: { glob: `repo:bench-org/svc-${i}-*:ref:refs/heads/*` } } };
+    },
+    claims: (i) =>
+      i % 10 !== 9 || i % 20 === 9
+        ? { sub: benchSubject(i), repository_id: String(i), ref: 'refs/heads/main' }
+        : { sub: `repo:bench-org/svc-${i}-x:ref:refs/heads/main` },
+  },
 } satisfies Record<string, Population>;
 
 export type PopulationName = keyof typeof POPULATIONS;

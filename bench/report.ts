@@ -154,14 +154,8 @@ export function pairedTargets(label: string, rounds: readonly PairedRound[]): Ta
   const cpu = pairedCpuRatio(rounds);
   const apart = Math.abs(cpu.median - 1) / Math.max(cpu.median, 1);
   const failures = pairedFailures(rounds);
-  return [
-    {
-      name,
-      value: `${range(cpu, f2)} ×, ${f1(apart * 100)}% apart over ${rounds.length} rounds; ${failures} failed answers`,
-      limit: '≤ 10% apart, 0 failed',
-      pass: apart <= 0.1 && failures === 0,
-    },
-  ];
+  const value = `${range(cpu, f2)} ×, ${f1(apart * 100)}% apart over ${rounds.length} rounds; ${failures} failed answers`;
+  return [judged(name, value, '≤ 10% apart, 0 failed', apart <= 0.1 && failures === 0)];
 }
 
 /** The broker ÷ floor CPU ratio loaded together, and the throughput it allows on a core of its own. */
@@ -195,26 +189,13 @@ function ratio(
 /** Validity, throughput, p99 and 3-key cost, at every connection count (a target held at one load only is a FAIL). */
 export function loadTargets(inputs: LoadInputs): TargetResult[] {
   const failed = inputs.summaries.filter((s) => s.failures > 0);
-  const out: TargetResult[] = [
-    {
-      name: 'every measured answer was a 200',
-      value:
-        failed.length === 0
-          ? 'yes'
-          : failed.map((s) => `${s.target} ${s.keys}k/${s.connections}c: ${s.failures}`).join('; '),
-      limit: '0 failures',
-      pass: failed.length === 0,
-    },
-  ];
+  const failures = failed.map((s) => `${s.target} ${s.keys}k/${s.connections}c: ${s.failures}`).join('; ');
+  const out = [judged('every measured answer was a 200', failures || 'yes', '0 failures', failures === '')];
   for (const c of inputs.connections) {
     const t = ratio(inputs, 1, c, 'rps');
     const capacity = 1 / ratio(inputs, 1, c, 'cpuMsPerRequest');
-    out.push({
-      name: `throughput, 1 key, ${c} conns`,
-      value: `${f2(t)} × floor (by CPU per request: ${f2(capacity)} ×)`,
-      limit: '≥ 0.80',
-      pass: t >= 0.8,
-    });
+    const value = `${f2(t)} × floor (by CPU per request: ${f2(capacity)} ×)`;
+    out.push(judged(`throughput, 1 key, ${c} conns`, value, '≥ 0.80', t >= 0.8));
   }
   for (const keys of [1, 3]) {
     for (const c of inputs.connections) {
@@ -241,28 +222,17 @@ export function upstreamTargets(
 ): TargetResult[] {
   const most = Math.max(0, ...jwksFetches);
   const allowed = Math.max(1, Math.ceil(seconds / ttl));
+  const fetched = `${jwksFetches.reduce((a, b) => a + b, 0)} total, at most ${most} per issuer`;
+  const requested = `${brokerTokens} in ${seconds.toFixed(0)} s (token lifetime ${ttl} s)`;
   return [
-    {
-      name: `JWKS fetches, ${name}`,
-      value: `${jwksFetches.reduce((a, b) => a + b, 0)} total, at most ${most} per issuer`,
-      limit: '≤ 1 per issuer',
-      pass: most <= 1,
-    },
-    {
-      name: `broker-token requests, ${name}`,
-      value: `${brokerTokens} in ${seconds.toFixed(0)} s (token lifetime ${ttl} s)`,
-      limit: `≤ ${allowed}`,
-      pass: brokerTokens <= allowed,
-    },
+    judged(`JWKS fetches, ${name}`, fetched, '≤ 1 per issuer', most <= 1),
+    judged(`broker-token requests, ${name}`, requested, `≤ ${allowed}`, brokerTokens <= allowed),
   ];
 }
 
-const judged = (name: string, value: string, limit: string, pass: boolean): TargetResult => ({
-  name,
-  value,
-  limit,
-  pass,
-});
+function judged(name: string, value: string, limit: string, pass: boolean): TargetResult {
+  return { name, value, limit, pass };
+}
 
 /** An upper bound as a target. */
 export function atMost(name: string, value: number, limit: number, unit: string): TargetResult {

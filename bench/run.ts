@@ -11,8 +11,17 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Config } from '../src/core/config/schema.ts';
+import { compilePolicy } from '../src/core/policy/index.ts';
 import { cleanEnv, runToEnd } from '../test/helpers/process.ts';
-import { KEY_NAMES, type PopulationName } from './config.ts';
+import {
+  benchConfig,
+  idpName,
+  KEY_NAMES,
+  POPULATIONS,
+  type PopulationName,
+  tokenIdentity,
+} from './config.ts';
 import {
   type CpuPlan,
   type LoadOptions,
@@ -72,9 +81,17 @@ interface Variant {
 const VARIANTS: Variant[] = [
   { name: 'broker-10', population: 'exact', identities: 10 },
   { name: 'broker-10000', population: 'exact', identities: 10_000 },
+  {
+    name: 'broker-mixed',
+    population: 'mixed',
+    identities: 10_000,
+    maxStartSeconds: 2,
+    maxPeakOf: 'broker-10000',
+  },
 ];
 const COMPARISONS = [
   { label: '10 vs 10,000 exact subjects', reference: 'broker-10', scaled: 'broker-10000' },
+  { label: '10 exact vs 10,000 mixed identities', reference: 'broker-10', scaled: 'broker-mixed' },
 ];
 
 /** Seconds per measurement and warm-up, repeats of each alternating run, rounds of each pair. */
@@ -166,6 +183,7 @@ interface Memory {
   startSeconds: number;
   readyRssMiB: number;
   peakMiB: number;
+  policyMicros?: number;
 }
 const memoryOf = (s: Server): Memory => ({
   startSeconds: s.startSeconds,
@@ -211,7 +229,7 @@ async function benchmark(ctx: Context) {
     const request = { population: v.population, identities: v.identities, count: TOKENS };
     const target: Target = { server: await start(v.name, v.identities, v.population), tokens: [], keys: 1 };
     target.tokens = await ctx.peers.tokens(request);
-    memory[v.name] = memoryOf(target.server);
+    memory[v.name] = { ...memoryOf(target.server), policyMicros: policyMicros(v) };
     log(`${v.name} ready in ${target.server.startSeconds.toFixed(2)} s`);
     await checkServer(target.server, target.tokens[0] as string, ['KEY_A']);
     await warmUp({ ...loadOf(ctx, target, top), duration: ctx.plan.warmup });
@@ -253,6 +271,19 @@ async function benchmark(ctx: Context) {
   return { summaries, floorRounds, comparisons, memory, cliVersionMs, targets };
 }
 
+/** Policy evaluation per mint in this process, µs: the variant's rules over its tokens' claims. */
+function policyMicros(v: Variant): number {
+  const idps = Array.from({ length: IDPS }, (_, i) => ({ issuer: `https://idp-${i}.test`, jwksUri: '' }));
+  const config = benchConfig({ clientIdps: idps, brokerIssuer: '', stsEndpoint: '' }, v.identities, v);
+  const policy = compilePolicy(config as unknown as Config);
+  const fact = (i: number) => ({ idp: idpName(i % IDPS), claims: POPULATIONS[v.population].claims(i) });
+  const facts = Array.from({ length: TOKENS }, (_, j) => fact(tokenIdentity(j, v.identities, TOKENS)));
+  for (const f of facts) if (!policy.authorize(f, ['KEY_A']).allowed) throw new Error(`${v.name}: refused`);
+  const started = performance.now();
+  for (let r = 0; r < 20; r++) for (const f of facts) policy.authorize(f, ['KEY_A']);
+  return ((performance.now() - started) * 1000) / (20 * TOKENS);
+}
+
 /** A variant's own limits as targets. */
 function variantTargets(v: Variant, memory: Record<string, Memory>): TargetResult[] {
   const [own, other] = [memory[v.name], v.maxPeakOf === undefined ? undefined : memory[v.maxPeakOf]];
@@ -270,7 +301,7 @@ function variantTargets(v: Variant, memory: Record<string, Memory>): TargetResul
 function report(result: Awaited<ReturnType<typeof benchmark>>): string {
   const memory = Object.entries(result.memory).map(
     ([name, m]) =>
-      `| ${name} | ${m.startSeconds.toFixed(2)} | ${m.readyRssMiB.toFixed(1)} | ${m.peakMiB.toFixed(1)} |`,
+      `| ${name} | ${m.startSeconds.toFixed(2)} | ${m.readyRssMiB.toFixed(1)} | ${m.peakMiB.toFixed(1)} | ${m.policyMicros?.toFixed(2) ?? '–'} |`,
   );
   return [
     '## Throughput and latency (alternating runs)',
@@ -287,8 +318,8 @@ function report(result: Awaited<ReturnType<typeof benchmark>>): string {
     ]),
     '',
     '## Start and memory',
-    '| server | start s (spawn to ready) | RSS at ready MiB | peak RSS MiB |',
-    '|---|---|---|---|',
+    '| server | start s (spawn to ready) | RSS at ready MiB | peak RSS MiB | policy µs/mint |',
+    '|---|---|---|---|---|',
     ...memory,
     '',
     '## Targets',

@@ -26,9 +26,8 @@ export async function run(args: string[], io: CommandIo = processIo()): Promise<
   }
   const load = sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
   if (load === undefined) {
-    io.stderr(
-      `voidkey policy: ${sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub.slice(0, 24)}'`}\n\n${USAGE}`,
-    );
+    const what = sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub.slice(0, 40)}'`;
+    io.stderr(`voidkey: ${what} (see 'voidkey policy --help')\n`);
     return 2;
   }
   return (await load()).run(rest, io);

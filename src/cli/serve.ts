@@ -102,7 +102,9 @@ export async function run(
   tuneHeapGrowth();
   const port = choosePort(flags.port, env.PORT);
   if (typeof port === 'string') {
-    process.stderr.write(`voidkey serve: ${port}\n`);
+    process.stderr.write(
+      `voidkey: ${port}${flags.port === undefined ? '' : " (see 'voidkey serve --help')"}\n`,
+    );
     return flags.port === undefined ? 1 : 2;
   }
 

@@ -14,11 +14,13 @@ import {
   idpName,
   KEY_NAMES,
   POPULATIONS,
+  type PopulationName,
   roleArn,
   SECRET_VARIABLE,
   tokenIdentity,
 } from '../../bench/config.ts';
 import { ConfigError, loadConfig } from '../../src/core/config/index.ts';
+import { compilePolicy } from '../../src/core/policy/index.ts';
 
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -32,11 +34,11 @@ const endpoints: BenchEndpoints = {
   stsEndpoint: 'http://127.0.0.1:40997',
 };
 
-async function load(identities: number) {
+async function load(identities: number, population: PopulationName = 'exact') {
   const dir = await mkdtemp(join(tmpdir(), 'voidkey-bench-config-'));
   dirs.push(dir);
   const path = join(dir, 'config.yaml');
-  await writeFile(path, benchConfigYaml(endpoints, identities));
+  await writeFile(path, benchConfigYaml(endpoints, identities, { population }));
   try {
     return await loadConfig({ path, env: { [SECRET_VARIABLE]: 'bench-secret' } });
   } catch (err) {
@@ -69,6 +71,27 @@ describe('bench config', () => {
   it('validates the 10 and 10,000 identity variants of the scaling comparison', async () => {
     assert.equal((await load(10)).config.clientIdentities.length, 10);
     assert.equal((await load(10_000)).config.clientIdentities.length, 10_000);
+  });
+
+  it('validates the mixed population: 90 % exact subjects, then claim equality, globs and 10 regexes, each token granted by its own identity alone', async () => {
+    const { config } = await load(10_000, 'mixed');
+    const kind = (m: unknown) => (typeof m === 'string' ? 'equals' : Object.keys(Object(m)).join());
+    const kinds = config.clientIdentities.map((c) =>
+      c.subject !== undefined
+        ? 'subject'
+        : Object.values(c.match ?? {})
+            .map(kind)
+            .join(),
+    );
+    const count = (k: string) => kinds.filter((x) => x === k).length;
+    const counts = [count('subject'), count('equals,equals'), count('glob'), count('regex')];
+    assert.deepEqual(counts, [9000, 500, 490, 10]);
+    const policy = compilePolicy(config);
+    for (let i = 0; i < 10_000; i++) {
+      const d = policy.authorize({ idp: idpName(i % 20), claims: POPULATIONS.mixed.claims(i) }, ['KEY_A']);
+      assert.deepEqual(d.matched, [i % 10 === 9 ? `rule-${i}` : `clientIdentities[${i}]`], `#${i}`);
+      assert.equal(d.granted[0]?.key.roleArn, roleArn(i, 'KEY_A'));
+    }
   });
 
   it("gives every population's token claims the subject its config entry names", () => {

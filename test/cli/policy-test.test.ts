@@ -305,15 +305,11 @@ describe('voidkey policy test: invalid input exits 2 before any case runs', () =
       ],
       [`${join(dir, 'bad-config.yaml')}: invalid configuration:`, '  brokerIdp: required field is missing'],
     ],
-    [
-      'a missing FILE',
-      () => ['test'],
-      ["voidkey policy test: missing FILE (see 'voidkey policy test --help')"],
-    ],
+    ['a missing FILE', () => ['test'], ["voidkey: missing FILE (see 'voidkey policy test --help')"]],
     [
       'an unknown flag',
       () => ['test', 'x.yaml', '--bogus'],
-      ["voidkey policy test: unknown option --bogus (see 'voidkey policy test --help')"],
+      ["voidkey: unknown option --bogus (see 'voidkey policy test --help')"],
     ],
   ];
   writeFileSync(join(dir, 'bad-config.yaml'), 'clientIdps: []\n');
@@ -374,7 +370,10 @@ describe('voidkey policy (through the executable)', () => {
     for (const args of [['policy'], ['policy', 'bogus'], ['policy', 'constructor']]) {
       const r = await runCli(args, { home });
       assert.equal(r.code, 2, args.join(' '));
-      assert.match(r.stderr, /^voidkey policy: (missing|unknown) subcommand/);
+      assert.match(
+        r.stderr,
+        /^voidkey: (missing subcommand|unknown subcommand '\w+') \(see 'voidkey policy --help'\)\n$/,
+      );
     }
   });
 });

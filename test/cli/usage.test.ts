@@ -114,13 +114,52 @@ describe('usage errors exit 2 with one line naming the problem', () => {
       ['mint', '--broker-url', 'http://127.0.0.1:9', '--keys', 'A', '--duration', '1.5'],
       "voidkey: --duration must be a whole number of seconds from 1 to 604800, got '1.5'",
     ],
-    ...['serve', 'config validate', 'dev', 'dev token', 'exec', 'mint'].map(
-      (command): [string, string[], string] => [
-        `an unknown option to ${command}, in the one style every command uses`,
-        [...command.split(' '), '--bogus'],
-        `voidkey: unknown option --bogus (see 'voidkey ${command} --help')`,
+    ...[
+      'serve',
+      'config validate',
+      'dev',
+      'dev token',
+      'exec',
+      'mint',
+      'list-keys',
+      'validate',
+      'version',
+      'policy test',
+      'policy explain',
+    ].map((command): [string, string[], string] => [
+      `an unknown option to ${command}, in the one style every command uses`,
+      [...command.split(' '), '--bogus'],
+      `voidkey: unknown option --bogus (see 'voidkey ${command} --help')`,
+    ]),
+    ...['config', 'policy'].flatMap(
+      (command): Array<[string, string[], string]> => [
+        [
+          `an unknown subcommand of ${command}`,
+          [command, 'bogus'],
+          `voidkey: unknown subcommand 'bogus' (see 'voidkey ${command} --help')`,
+        ],
+        [
+          `a missing subcommand of ${command}`,
+          [command],
+          `voidkey: missing subcommand (see 'voidkey ${command} --help')`,
+        ],
       ],
     ),
+    [
+      'a bad --port to serve',
+      ['serve', '--port', 'x'],
+      `voidkey: --port: not a port number: "x" (see 'voidkey serve --help')`,
+    ],
+    [
+      'a missing FILE to policy test',
+      ['policy', 'test'],
+      "voidkey: missing FILE (see 'voidkey policy test --help')",
+    ],
+    [
+      'contradicting flags to policy explain',
+      ['policy', 'explain', '--claims', 'a.json', '--token', 'b.jwt'],
+      "voidkey: give exactly one of --claims and --token (see 'voidkey policy explain --help')",
+    ],
     ['an unknown command', ['mnit'], "voidkey: unknown command 'mnit' (see 'voidkey help')"],
     ['help for an unknown command', ['help', 'mnit'], "voidkey: unknown command 'mnit' (see 'voidkey help')"],
     [

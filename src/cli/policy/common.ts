@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, loadConfig } from '../../core/config/index.ts';
-import { describeParseError } from '../client/flags.ts';
+import { argsErrorMessage } from '../client/flags.ts';
 import type { CommandIo } from '../config.ts';
 import type { OfflinePolicy } from './engine.ts';
 
@@ -39,9 +39,7 @@ export function parsePolicyFlags<T extends Spec>(
       positionals,
     };
   } catch (err) {
-    throw new InvalidInput([
-      `voidkey ${command}: ${describeParseError(err)} (see 'voidkey ${command} --help')`,
-    ]);
+    throw new InvalidInput([`voidkey: ${argsErrorMessage(command, err)}`]);
   }
 }
 

@@ -65,8 +65,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   }
 }
 
-const usage = (text: string) =>
-  new InvalidInput([`voidkey policy explain: ${text} (see 'voidkey policy explain --help')`]);
+const usage = (text: string) => new InvalidInput([`voidkey: ${text} (see 'voidkey policy explain --help')`]);
 
 async function explain(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parsePolicyFlags('policy explain', args, OPTIONS);
@@ -100,7 +99,7 @@ async function explain(args: string[], io: CommandIo): Promise<number> {
         );
   const policy = compileOffline(await loadPolicyConfig(resolve(io.cwd, found), io));
   const idp = resolveIdp(policy, values.idp, claims);
-  if ('problem' in idp) throw new InvalidInput([`voidkey policy explain: ${idp.problem}`]);
+  if ('problem' in idp) throw new InvalidInput([`voidkey: ${idp.problem}`]);
   const explanation = policy.explain(idp.idp, claims, keys);
   io.stdout(
     values.json

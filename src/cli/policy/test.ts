@@ -59,7 +59,7 @@ async function runTests(args: string[], io: CommandIo): Promise<number> {
   const [file, ...more] = positionals;
   if (file === undefined || more.length > 0) {
     throw new InvalidInput([
-      `voidkey policy test: ${file === undefined ? 'missing FILE' : 'give exactly one FILE'} (see 'voidkey policy test --help')`,
+      `voidkey: ${file === undefined ? 'missing FILE' : 'give exactly one FILE'} (see 'voidkey policy test --help')`,
     ]);
   }
   const filePath = resolve(io.cwd, file);
