@@ -22,7 +22,7 @@ import {
   STSClient,
 } from '@aws-sdk/client-sts';
 import { type Dispatcher, request } from 'undici';
-import { createDispatcher } from '../http.ts';
+import { createDispatcher, flattenHeaders } from '../http.ts';
 
 /** Static credentials of one hop. */
 export interface HopCredentials {
@@ -125,11 +125,7 @@ function undiciHandler(dispatcher: Dispatcher, timeoutMs: number) {
           maxRedirections: 0,
         });
         const body = new Uint8Array(await res.body.arrayBuffer());
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(res.headers)) {
-          if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-        }
-        return { response: { statusCode: res.statusCode, headers, body } };
+        return { response: { statusCode: res.statusCode, headers: flattenHeaders(res.headers), body } };
       } catch (err) {
         throw transportError(err, caller, timeout);
       }
