@@ -297,7 +297,7 @@ export function heapGrowthFlag(execArgv: readonly string[]): string | undefined 
  * Lets the heap grow by half its live size between full collections instead
  * of V8's default (up to about four times): a broker allocates fast while
  * little of it lives, so this keeps peak RSS lower for no measurable CPU
- * (docs/performance.md). An operator's own `--heap-growing-percent` wins.
+ * (docs/operations.md). An operator's own `--heap-growing-percent` wins.
  */
 export function tuneHeapGrowth(execArgv: readonly string[] = process.execArgv): void {
   const flag = heapGrowthFlag(execArgv);
