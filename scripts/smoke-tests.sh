@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$URL" ] || die_usage "no broker URL given"
-# shellcheck source=lib/broker-url.sh
+# shellcheck source-path=SCRIPTDIR source=lib/broker-url.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/broker-url.sh"
 resolve_broker_url "$URL"
 case "$TIMEOUT$WAIT" in *[!0-9]*) die_usage "--timeout and --wait take whole seconds" ;; esac

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by smoke-tests.sh and integration-tests.sh: turns the URL argument,
 # which may also be an environment name (staging, production, eu-west...),
 # into the broker URL. Needs die_usage from the caller.
@@ -55,6 +56,7 @@ resolve_broker_url() {
         http://* | https://*) ;;
         *) die_usage "environment '$given' from $from is not a URL (it must start with http:// or https://)" ;;
       esac
+      # shellcheck disable=SC2034 # read by the sourcing script
       URL_SOURCE="environment $given, from $from"
       ;;
   esac

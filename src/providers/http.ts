@@ -1,7 +1,9 @@
 /**
- * The one outbound HTTP client: keep-alive pooling, a timeout for the whole
+ * The one outbound HTTP transport: keep-alive pooling, a timeout for the whole
  * exchange, no redirects followed, and a body cap enforced while streaming.
- * `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` are honoured when set at start-up.
+ * Every outbound client (this one, the AWS SDK's, the CLI's) takes its
+ * dispatcher from createDispatcher, so the proxy variables mean one thing
+ * everywhere (docs/operations.md).
  */
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
@@ -14,25 +16,51 @@ export interface HttpClientOptions {
   connectTimeout?: number;
   /** ms an idle kept-alive socket is kept (default 30000). */
   keepAliveTimeout?: number;
-  /** Honour proxy environment variables (default: when any is set). */
+  /** Where the proxy variables are read (default none: direct connections). */
   env?: Record<string, string | undefined>;
 }
 
-/** Builds the dispatcher every outbound call shares. */
+/** The proxies a dispatcher uses; undefined fields mean none. */
+export interface ProxySettings {
+  httpProxy: string | undefined;
+  httpsProxy: string | undefined;
+  noProxy: string | undefined;
+}
+
+/**
+ * The proxy settings in `env`, by undici's rule: each lower-case name wins
+ * over its upper-case one (`https_proxy`, then `HTTPS_PROXY`; likewise
+ * `http_proxy` and `no_proxy`), and HTTPS falls back to the HTTP proxy.
+ * Undefined when no proxy is set. A proxy without a scheme is taken as
+ * `http://`; TypeError names a variable that is not a URL.
+ */
+export function proxySettings(env: Record<string, string | undefined>): ProxySettings | undefined {
+  const read = (name: string) => {
+    const value = env[name.toLowerCase()] ?? env[name];
+    if (!value) return undefined;
+    const url = value.includes('://') ? value : `http://${value}`;
+    if (!URL.canParse(url)) throw new TypeError(`${name} is not a URL`);
+    return url;
+  };
+  const httpProxy = read('HTTP_PROXY');
+  const httpsProxy = read('HTTPS_PROXY') ?? httpProxy;
+  if (!httpProxy && !httpsProxy) return undefined;
+  return { httpProxy, httpsProxy, noProxy: env.no_proxy ?? env.NO_PROXY };
+}
+
+/** Builds a keep-alive dispatcher that honours the proxy variables of `options.env`. */
 export function createDispatcher(options: HttpClientOptions = {}): Dispatcher {
-  const env = options.env ?? {};
   const connect = { timeout: options.connectTimeout ?? 5000 };
   const common = { connect, keepAliveTimeout: options.keepAliveTimeout ?? 30_000, connections: 128 };
-  const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => env[name]);
-  if (proxied) {
-    return new EnvHttpProxyAgent({
-      ...common,
-      httpProxy: env.HTTP_PROXY ?? env.http_proxy,
-      httpsProxy: env.HTTPS_PROXY ?? env.https_proxy,
-      noProxy: env.NO_PROXY ?? env.no_proxy,
-    });
-  }
-  return new Agent(common);
+  const proxies = proxySettings(options.env ?? {});
+  if (!proxies) return new Agent(common);
+  // Every value is given explicitly (an empty NO_PROXY too), so undici never reads process.env itself.
+  return new EnvHttpProxyAgent({
+    ...common,
+    httpProxy: proxies.httpProxy ?? '',
+    httpsProxy: proxies.httpsProxy ?? '',
+    noProxy: proxies.noProxy ?? '',
+  });
 }
 
 /** An HttpClient over `dispatcher` (a fresh keep-alive agent when omitted). */
@@ -88,7 +116,10 @@ function discard(body: Readable): void {
   body.destroy();
 }
 
-function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+/** Response headers with repeated ones joined by `, `. */
+export function flattenHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;

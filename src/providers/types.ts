@@ -16,7 +16,7 @@ export interface ProviderDeps {
   telemetry?: Telemetry;
   /** Outbound HTTP for providers that speak plain HTTPS (gcp, azure); default a fresh createHttpClient(). */
   http?: HttpClient;
-  /** Proxy variables (`HTTPS_PROXY`, `NO_PROXY`) for clients that bring their own transport (the AWS SDK). */
+  /** Where the STS client's transport reads the proxy variables (createDispatcher in http.ts). */
   env?: Record<string, string | undefined>;
 }
 

@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { type Logger as PinoLogger, pino } from 'pino';
 import type { LoggingConfig } from '../core/config/schema.ts';
+import { escapeControls, escapeStackControls } from './log-text.ts';
 
 /** What replaces a sensitive value. */
 export const CENSOR = '[redacted]';
@@ -94,6 +95,8 @@ function isPlain(value: object): boolean {
  * changes. Errors become pino's serialized form; cycles become `[Circular]`.
  */
 export function redactValue(value: unknown, parent?: string, ancestors: object[] = []): unknown {
+  if (typeof value === 'string')
+    return parent === 'stack' ? escapeStackControls(value) : escapeControls(value);
   if (typeof value !== 'object' || value === null) return value;
   if (ancestors.includes(value)) return '[Circular]';
   if (ancestors.length >= MAX_DEPTH) return '[too deep]';

@@ -92,10 +92,12 @@ export async function startBroker(options: StartOptions): Promise<RunningBroker>
   const app = buildFor(ctx, tls);
   const host = options.host ?? started.server.host;
   try {
+    await openAudit(ctx);
     // Connected before the first request; an unreachable Redis is logged, retried and reported by health.
     await shared.start();
     await app.listen({ host, port: options.port ?? started.server.port });
   } catch (error) {
+    await ctx.ops.audit.close();
     await shared.close();
     throw error;
   }
@@ -152,6 +154,33 @@ async function createContext(options: StartOptions): Promise<Context> {
     counters: shared.counters,
   });
   return { options, started, logger, configDir, version, metrics, env, shared, deps, state, ops };
+}
+
+/**
+ * Opens the audit file before the broker listens. Under `failClosed` a file
+ * that cannot be opened for append stops the start, with the path and the
+ * system error; without it the start goes on, logged, and health shows it.
+ */
+async function openAudit(ctx: Context): Promise<void> {
+  const { audit } = ctx.ops;
+  try {
+    await audit.ready();
+  } catch (error) {
+    const reason = systemError(error);
+    if (audit.failClosed) {
+      throw new Error(`logging.audit.file: cannot open ${audit.file} for append: ${reason}`);
+    }
+    ctx.logger.error(
+      { file: audit.file, code: (error as { code?: string }).code },
+      `the audit file cannot be opened for append (${reason}); audit events go to the log stream only`,
+    );
+  }
+}
+
+/** `EACCES: permission denied` from Node's `EACCES: permission denied, open '/path'`. */
+function systemError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/, \w+ '.*'$/s, '');
 }
 
 /** `probe` with the `redis` check when Redis is configured. */
@@ -268,7 +297,7 @@ export function heapGrowthFlag(execArgv: readonly string[]): string | undefined 
  * Lets the heap grow by half its live size between full collections instead
  * of V8's default (up to about four times): a broker allocates fast while
  * little of it lives, so this keeps peak RSS lower for no measurable CPU
- * (docs/performance.md). An operator's own `--heap-growing-percent` wins.
+ * (docs/operations.md). An operator's own `--heap-growing-percent` wins.
  */
 export function tuneHeapGrowth(execArgv: readonly string[] = process.execArgv): void {
   const flag = heapGrowthFlag(execArgv);

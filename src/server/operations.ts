@@ -30,6 +30,8 @@ export interface OperationsOptions {
   /** True once shutdown has begun (readiness false). */
   draining: () => boolean;
   logger: Logger;
+  /** Where audit lines go on the log stream (default: a child of `logger` fixed at `info`). */
+  auditChannel?: Logger;
   metrics: BrokerMetrics;
   configDir: string;
   /** The counters of both rate limits (default: memory, this instance). */
@@ -49,12 +51,28 @@ export interface Operations {
   extend(app: FastifyInstance): void;
 }
 
+/**
+ * A logger for audit lines on the same stream as `logger`, fixed at `info`:
+ * a pino child keeps its own level, so neither `logging.level` nor a reload
+ * changing it filters the audit trail. A logger without children is used as is.
+ */
+export function auditChannelOf(logger: Logger): Logger {
+  const child = (logger as { child?: (bindings: object, options: { level: string }) => Logger }).child;
+  return typeof child === 'function' ? child.call(logger, {}, { level: 'info' }) : logger;
+}
+
 /** Assembles the operations layer. */
 export function createOperations(options: OperationsOptions): Operations {
   const { started, config, logger, metrics } = options;
   metrics.seed(started);
   const auditSettings = (started.logging as LoggingConfig).audit;
-  const audit = createAuditLog({ settings: auditSettings, configDir: options.configDir, logger, metrics });
+  const audit = createAuditLog({
+    settings: auditSettings,
+    configDir: options.configDir,
+    logger,
+    channel: options.auditChannel ?? auditChannelOf(logger),
+    metrics,
+  });
   const health = createHealthProbe({
     runtime: options.runtime,
     audit,

@@ -255,6 +255,7 @@ describe('mint use case', () => {
         err instanceof ServiceUnavailableError &&
         JSON.stringify(err.details) ===
           JSON.stringify({
+            reason: 'unavailable',
             failures: [
               { key: 'AWS_DEPLOY', provider: 'aws-prod', reason: 'AccessDenied' },
               { key: 'MINIO_STORAGE', provider: 'minio-local', reason: 'throttled' },
@@ -271,6 +272,7 @@ describe('mint use case', () => {
         err instanceof ServiceUnavailableError &&
         JSON.stringify(err.details) ===
           JSON.stringify({
+            reason: 'unavailable',
             failures: [{ key: 'MINIO_STORAGE', provider: 'minio-local', reason: 'broker IdP unreachable' }],
           }),
     );
@@ -314,11 +316,30 @@ describe('a single key that fails', () => {
     assert.deepEqual((error as typeof error & MintError).discarded, []);
   });
 
-  test('is a 503 listing the key when unavailable', async () => {
+  test('is a 503 listing the key when unavailable, with a reason a client may retry on', async () => {
     const error = await failing(new UpstreamError('unavailable', 'throttled'));
     assert.ok(error instanceof ServiceUnavailableError);
     assert.deepEqual(error.details, {
+      reason: 'unavailable',
       failures: [{ key: 'AWS_DEPLOY', provider: 'aws-prod', reason: 'throttled' }],
+    });
+  });
+
+  test('is a 503 deadline_exceeded when the request deadline passed during the call', async () => {
+    const w = world({ cachedAudiences: ['sts.aws'] });
+    const controller = new AbortController();
+    providerOf(w, 'aws-prod').behaviour = async () => {
+      controller.abort();
+      throw new Error('socket closed');
+    };
+    const error = await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY'] }, controller.signal).then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof ServiceUnavailableError);
+    assert.deepEqual(error.details, {
+      reason: 'deadline_exceeded',
+      failures: [{ key: 'AWS_DEPLOY', provider: 'aws-prod', reason: 'request deadline exceeded' }],
     });
   });
 
@@ -393,6 +414,31 @@ describe('one-time tokens', () => {
       MintFailedError,
     );
     assert.match(log.at(-1) ?? '', /^claim /);
+  });
+
+  test("runs the caller's last check after the policy, before the claim and any upstream call", async () => {
+    const { log, replayGuard } = guard();
+    const w = world({ config: oneTimeConfig(), replayGuard });
+    const caller = await mainCaller(w);
+    const checks: string[] = [];
+    const refuse = async () => {
+      checks.push('check');
+      throw new ServiceUnavailableError({ details: { reason: 'audit_write_failed' } });
+    };
+    await assert.rejects(
+      w.broker.mint(caller, { keys: ['NOPE'], beforeUpstream: refuse }, signal()),
+      ForbiddenError,
+    );
+    assert.deepEqual(checks, []);
+    await assert.rejects(
+      w.broker.mint(caller, { keys: ['AWS_READ'], beforeUpstream: refuse }, signal()),
+      (err: unknown) =>
+        err instanceof ServiceUnavailableError && err.details?.reason === 'audit_write_failed',
+    );
+    assert.deepEqual(checks, ['check']);
+    assert.deepEqual(log, []);
+    assert.deepEqual(w.brokerTokens.calls, []);
+    assert.equal(totalMintCalls(w), 0);
   });
 
   test('does not claim tokens of IdPs without oneTimeUse', async () => {

@@ -93,9 +93,13 @@ describe('deployment scripts', () => {
       t.skip('shellcheck not installed');
       return;
     }
-    const r = spawnSync('shellcheck', ['-S', 'warning', ...SCRIPTS.map((s) => join(REPO, 'scripts', s))], {
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'shellcheck',
+      ['-x', '-S', 'warning', ...[...SCRIPTS, 'lib/broker-url.sh'].map((s) => join(REPO, 'scripts', s))],
+      {
+        encoding: 'utf8',
+      },
+    );
     assert.equal(r.status, 0, r.stdout);
   });
 

@@ -4,6 +4,7 @@
  * `--check-connectivity` makes no network call.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../helpers/process.ts';
 import { assertBuilt, runCli, writeConfig } from './helpers/broker.ts';
@@ -129,5 +130,28 @@ describe('voidkey config validate / serve on the generated config', () => {
     for (const line of expected) assert.ok(got.includes(line), `serve did not print "${line}"`);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/health/live`));
     assert.ok(!(res.stdout + res.stderr).includes(SECRET));
+  });
+
+  test('serve refuses to start when the audit file cannot be opened for append (failClosed), in one line', async () => {
+    const audited = await writeConfig({
+      ...goodConfig,
+      logging: { audit: { file: 'missing-dir/audit.log' } },
+    });
+    try {
+      const port = await freePort();
+      const res = await runCli(['serve', '--config', audited.path, '--port', String(port)], {
+        env,
+        timeoutMs: 10000,
+      });
+      assert.equal(res.code, 1, res.stdout + res.stderr);
+      assert.equal(
+        res.stderr,
+        `voidkey serve: logging.audit.file: cannot open ${join(audited.dir, 'missing-dir/audit.log')} ` +
+          'for append: ENOENT: no such file or directory\n',
+      );
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/health/live`));
+    } finally {
+      await audited.cleanup();
+    }
   });
 });

@@ -7,11 +7,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
+import { freePort } from '../helpers/process.ts';
 import { assertError } from './helpers/assert.ts';
+import { runCli, writeConfig } from './helpers/broker.ts';
 import { registerCredentials } from './helpers/secrets.ts';
 import { ROLE, STRANGER, startWorld, type World } from './helpers/world.ts';
 
@@ -208,6 +210,25 @@ describe('policy through the built broker', () => {
     registerCredentials(res.body.credentials);
     const denied = await mint({ ...GITHUB_PR, ref: 'refs/heads/feature' }, ['GH_DEPLOY']);
     assertError(denied, 'FORBIDDEN', { deniedKeys: ['GH_DEPLOY'], reasons: { GH_DEPLOY: 'denied_by_rule' } });
+  });
+
+  test('serve with that rule exits at once naming its path, and never listens', async () => {
+    const at = (config.clientIdentities as Array<{ name?: string }>).findIndex(
+      (i) => i.name === 'github-org',
+    );
+    const file = await writeConfig(await readFile(w.broker.configPath, 'utf8'));
+    try {
+      const port = String(await freePort());
+      const res = await runCli(['serve', '--config', file.path, '--port', port], {
+        env: { BROKER_CLIENT_SECRET: 'unused' },
+        timeoutMs: 10_000,
+      });
+      assert.equal(res.code, 1, res.stdout + res.stderr);
+      assert.match(res.stdout + res.stderr, new RegExp(`clientIdentities\\[${at}\\]\\.match\\.ref\\b`));
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/health/live`));
+    } finally {
+      await file.cleanup();
+    }
   });
 
   test('left no token, secret or minted value in its output', () => {

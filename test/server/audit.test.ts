@@ -3,13 +3,24 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import type { Config } from '../../src/core/config/schema.ts';
+import { Value } from '@sinclair/typebox/value';
+import { type Config, type LoggingConfig, LoggingSchema } from '../../src/core/config/schema.ts';
 import { silentLogger } from '../../src/core/types.ts';
 import { openAuditFile } from '../../src/server/audit/file.ts';
 import { createAuditLog } from '../../src/server/audit/log.ts';
+import { createLogger } from '../../src/server/logger.ts';
 import { memoryReplayGuard } from '../../src/server/state/index.ts';
-import { GITHUB_ISSUER, MAIN_SUBJECT, TOKENS, testConfig, world } from './helpers.ts';
+import {
+  defaultOutput,
+  GITHUB_ISSUER,
+  MAIN_SUBJECT,
+  providerOf,
+  TOKENS,
+  testConfig,
+  world,
+} from './helpers.ts';
 import { jsonPost } from './http.ts';
 import { opsApp, patchConfig, samples } from './ops.ts';
 
@@ -136,21 +147,60 @@ describe('audit events on the log stream', () => {
   });
 });
 
-describe('whether audit events are built at all', () => {
-  const logAt = (level: string) => ({ ...silentLogger, isLevelEnabled: (l: string) => l === level });
-  const auditLog = (audit: Record<string, unknown>, level: string) =>
-    createAuditLog({
-      settings: patchConfig(testConfig(), { logging: { audit } }).logging.audit,
-      configDir: dir,
-      logger: logAt(level),
-      metrics: { auditWriteFailure() {} },
-    });
+/** A broker logger (createLogger, JSON) at `level`, writing into `lines`. */
+function brokerLogger(level: 'warn' | 'error' | 'info') {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { lines, logger: createLogger(Value.Default(LoggingSchema, { level }) as LoggingConfig, stream) };
+}
 
-  test('are wanted at info, or with an audit file at any level, and not at warn without a file or when disabled', () => {
-    assert.equal(auditLog({}, 'info').wanted(), true);
-    assert.equal(auditLog({}, 'warn').wanted(), false);
-    assert.equal(auditLog({ file: 'wanted/audit.log' }, 'warn').wanted(), true);
-    assert.equal(auditLog({ enabled: false }, 'info').wanted(), false);
+describe('the audit channel, whatever logging.level says', () => {
+  test('writes every event at logging.level warn without an audit file, and still after a change to error', async () => {
+    const captured = brokerLogger('warn');
+    const h = opsApp({ logger: captured });
+    assert.equal(
+      (await h.app.inject(jsonPost('/credentials/mint', { keys: ['AWS_READ'] }, TOKENS.main))).statusCode,
+      200,
+    );
+    assert.deepEqual(
+      h.audits().map((e) => [e.eventType, e.level]),
+      [
+        ['AUTH_SUCCESS', 30],
+        ['MINT_SUCCESS', 30],
+      ],
+    );
+    // The application's own info lines are still filtered by the level.
+    assert.equal(
+      captured.lines.some((l) => l.includes('request completed')),
+      false,
+    );
+    // As a reload does.
+    captured.logger.level = 'error';
+    const forged = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.forged';
+    assert.equal(
+      (await h.app.inject(jsonPost('/credentials/mint', { keys: ['AWS_READ'] }, forged))).statusCode,
+      401,
+    );
+    assert.equal(h.audits().at(-1)?.eventType, 'AUTH_FAILURE');
+    await h.app.close();
+  });
+
+  test('builds events whenever auditing is enabled, and never when it is not', () => {
+    const auditLog = (audit: Record<string, unknown>) =>
+      createAuditLog({
+        settings: patchConfig(testConfig(), { logging: { audit } }).logging.audit,
+        configDir: dir,
+        logger: silentLogger,
+        channel: silentLogger,
+        metrics: { auditWriteFailure() {} },
+      });
+    assert.equal(auditLog({}).wanted(), true);
+    assert.equal(auditLog({ enabled: false }).wanted(), false);
   });
 });
 
@@ -199,25 +249,20 @@ describe('an audit file that cannot be written', () => {
   const unwritable = (failClosed: boolean): Config =>
     withAudit({ file: join('/nonexistent-voidkey-dir', 'audit.log'), failClosed });
 
-  test('fails the mint with 503 under failClosed, withholding the credentials; seen in logs, metrics and health', async () => {
+  test('refuses the mint with 503 under failClosed before any upstream call; seen in logs, metrics and health', async () => {
     const h = opsApp({ config: unwritable(true) });
     const res = await h.app.inject(jsonPost('/credentials/mint', { keys: ['AWS_READ'] }, TOKENS.main));
     assert.equal(res.statusCode, 503);
     const body = res.json();
     assert.equal(body.error, 'SERVICE_UNAVAILABLE');
     assert.deepEqual(body.details, { reason: 'audit_write_failed' });
-    assert.equal(res.body.includes('secret-AWS_READ'), false);
+    // Nothing was asked upstream: no broker token, no provider call, nothing to throw away.
+    assert.deepEqual(h.w.brokerTokens.calls, []);
+    assert.equal(providerOf(h.w, 'aws-dev').calls.length, 0);
     const last = h.audits().at(-1);
     assert.equal(last?.eventType, 'MINT_FAILURE');
     assert.equal(last?.reason, 'audit_write_failed');
-    assert.deepEqual(
-      ((last?.minted ?? []) as Array<Record<string, unknown>>).map((m) => [
-        m.key,
-        m.accessKeyId,
-        m.discarded,
-      ]),
-      [['AWS_READ', 'AKIAAWS_READ', true]],
-    );
+    assert.equal(last?.minted, undefined);
     assert.ok(h.lines.some((l) => l.includes('audit record could not be written') && l.includes('ENOENT')));
     const text = await h.metrics.registry.metrics();
     assert.deepEqual(samples(text, 'voidkey_audit_write_failures_total'), [{ labels: {}, value: 2 }]);
@@ -228,6 +273,38 @@ describe('an audit file that cannot be written', () => {
     await h.app.close();
   });
 
+  test('does not refuse a policy denial first: a 403 stays a 403', async () => {
+    const h = opsApp({ config: unwritable(true) });
+    const res = await h.app.inject(jsonPost('/credentials/mint', { keys: ['NOPE'] }, TOKENS.main));
+    assert.equal(res.statusCode, 403);
+    await h.app.close();
+  });
+
+  test('withholds minted credentials when the MINT_SUCCESS record fails after the check passed', async () => {
+    const events = await mkdtemp(join(dir, 'vanishing-'));
+    // A tiny maxSize makes the second record rotate; the directory is gone by then.
+    const h = opsApp({ config: withAudit({ file: join(events, 'audit.log'), maxSize: 1 }) });
+    providerOf(h.w, 'aws-dev').behaviour = async (input) => {
+      await rm(events, { recursive: true, force: true });
+      return defaultOutput('aws-dev', input);
+    };
+    const res = await h.app.inject(jsonPost('/credentials/mint', { keys: ['AWS_READ'] }, TOKENS.main));
+    assert.equal(res.statusCode, 503);
+    assert.deepEqual(res.json().details, { reason: 'audit_write_failed' });
+    assert.equal(res.body.includes('secret-AWS_READ'), false);
+    const last = h.audits().at(-1);
+    assert.equal(last?.eventType, 'MINT_FAILURE');
+    assert.deepEqual(
+      ((last?.minted ?? []) as Array<Record<string, unknown>>).map((m) => [
+        m.key,
+        m.accessKeyId,
+        m.discarded,
+      ]),
+      [['AWS_READ', 'AKIAAWS_READ', true]],
+    );
+    await h.app.close();
+  });
+
   test('lets the mint through without failClosed, keeping the record on the log stream', async () => {
     const h = opsApp({ config: unwritable(false) });
     const res = await h.app.inject(jsonPost('/credentials/mint', { keys: ['AWS_READ'] }, TOKENS.main));
@@ -235,6 +312,51 @@ describe('an audit file that cannot be written', () => {
     assert.equal(h.audits().at(-1)?.eventType, 'MINT_SUCCESS');
     const text = await h.metrics.registry.metrics();
     assert.deepEqual(samples(text, 'voidkey_audit_write_failures_total'), [{ labels: {}, value: 2 }]);
+    await h.app.close();
+  });
+});
+
+describe('control characters from callers and upstreams', () => {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: raw control characters are what this test looks for.
+  const RAW = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+  const strings = (value: unknown): string[] =>
+    typeof value === 'string'
+      ? [value]
+      : typeof value === 'object' && value !== null
+        ? Object.values(value).flatMap(strings)
+        : [];
+
+  test('are escaped visibly in the request log, the audit events and the audit file', async () => {
+    const captured = brokerLogger('info');
+    const events = await mkdtemp(join(dir, 'controls-'));
+    const path = join(events, 'audit.log');
+    const h = opsApp({ config: withAudit({ file: path }), logger: captured });
+    providerOf(h.w, 'aws-dev').behaviour = async (input) => {
+      const output = defaultOutput('aws-dev', input);
+      return { ...output, audit: { ...output.audit, upstreamRequestId: 'req\u001b]0;owned\u0007-1' } };
+    };
+    const agent = 'curl\u001b[2J\u001b[31m\nfake: line\r\u009b\u202eok';
+    const res = await h.app.inject({
+      ...jsonPost('/credentials/mint', { keys: ['AWS_READ'] }, TOKENS.main),
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${TOKENS.main}`,
+        'user-agent': agent,
+      },
+    });
+    assert.equal(res.statusCode, 200);
+    await h.ops.audit.close();
+    const shown = 'curl\\x1b[2J\\x1b[31m\\x0afake: line\\x0d\\x9b\\u202eok';
+
+    const logged = captured.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(logged.find((l) => l.msg === 'request completed')?.userAgent, shown);
+    const inFile = await readLines(path);
+    for (const event of [...h.audits(), ...inFile]) assert.equal(event.userAgent, shown);
+    const minted = (e: Record<string, unknown> | undefined) =>
+      (e?.minted as Array<Record<string, unknown>> | undefined)?.[0]?.upstreamRequestId;
+    assert.equal(minted(h.audits().at(-1)), 'req\\x1b]0;owned\\x07-1');
+    assert.equal(minted(inFile.at(-1)), 'req\\x1b]0;owned\\x07-1');
+    for (const value of [...logged, ...inFile].flatMap(strings)) assert.doesNotMatch(value, RAW);
     await h.app.close();
   });
 });

@@ -20,6 +20,20 @@ function capture(extra: string[] = []) {
 }
 
 describe('createLogger', () => {
+  test('escapes control characters in every logged value, keeping the lines of an error stack', () => {
+    const { lines, logger } = capture();
+    const error = new Error('bad \u001b[31minput');
+    logger.warn(
+      { subject: 'user\u001b[8m\nadmin', nested: [{ upstreamRequestId: 'id\u009b\u2028x' }], err: error },
+      'refused',
+    );
+    const line = JSON.parse(lines[0] as string);
+    assert.equal(line.subject, 'user\\x1b[8m\\x0aadmin');
+    assert.equal(line.nested[0].upstreamRequestId, 'id\\x9b\\u2028x');
+    assert.equal(line.err.message, 'bad \\x1b[31minput');
+    assert.ok(line.err.stack.startsWith('Error: bad \\x1b[31minput\n    at '), line.err.stack);
+  });
+
   test('censors tokens, secrets and minted values wherever the built-in paths put them', () => {
     const { lines, logger } = capture(['req.headers["x-custom-secret"]']);
     logger.info(

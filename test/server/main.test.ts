@@ -109,3 +109,38 @@ describe('closing', () => {
     assert.equal(errorBody.requestId, 'late-1');
   });
 });
+
+describe('startBroker with an audit file it cannot open', () => {
+  const auditConfig = (failClosed: boolean) => {
+    const config = testConfig();
+    config.accessProviders = config.accessProviders.filter((p) => p.type === 'aws-sts' || p.type === 'minio');
+    config.clientIdentities = [];
+    config.brokerIdp.tokenEndpoint = 'https://127.0.0.1:9/token';
+    config.logging = {
+      ...config.logging,
+      audit: { ...config.logging.audit, file: '/nonexistent-voidkey-dir/audit.log', failClosed },
+    };
+    return config;
+  };
+
+  test('refuses to start under failClosed, naming the path and the system error', async () => {
+    const { lines, logger } = captureLogger();
+    await assert.rejects(startBroker({ config: auditConfig(true), host: '127.0.0.1', port: 0, logger }), {
+      message:
+        'logging.audit.file: cannot open /nonexistent-voidkey-dir/audit.log for append: ENOENT: no such file or directory',
+    });
+    assert.equal(
+      lines.some((l) => l.includes('listening')),
+      false,
+    );
+  });
+
+  test('starts without failClosed, saying the file cannot be opened', async () => {
+    const { lines, logger } = captureLogger();
+    const broker = await startBroker({ config: auditConfig(false), host: '127.0.0.1', port: 0, logger });
+    await broker.close();
+    const line = lines.map((l) => JSON.parse(l)).find((l) => l.file === '/nonexistent-voidkey-dir/audit.log');
+    assert.equal(line?.level, 50);
+    assert.equal(line?.code, 'ENOENT');
+  });
+});

@@ -306,6 +306,7 @@ describe('POST /credentials/mint: upstream failures', () => {
     );
     assertError(res, 'SERVICE_UNAVAILABLE', {
       details: {
+        reason: 'unavailable',
         failures: [
           { key: 'AWS_DEPLOY', provider: 'aws-prod', reason: 'AccessDenied' },
           { key: 'GCP_DEPLOY', provider: 'gcp-prod', reason: 'throttled after retries' },

@@ -5,6 +5,7 @@
  */
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
 import type { BrokerTokenStatus } from '../../src/core/broker-token/index.ts';
 import { type Config, ConfigSchema } from '../../src/core/config/schema.ts';
 import type { KeySetHealth } from '../../src/core/token/issuer-keys.ts';
@@ -92,14 +93,20 @@ export interface OpsApp {
   runtime: FakeRuntimeState;
 }
 
-/** Builds the app over `config` (default testConfig()) with a capturing logger. */
+/** Builds the app over `config` (default testConfig()) with a capturing logger (or the given one and its lines). */
 export function opsApp(
-  options: { config?: Config; counters?: CounterStore; configDir?: string; world?: World } = {},
+  options: {
+    config?: Config;
+    counters?: CounterStore;
+    configDir?: string;
+    world?: World;
+    logger?: { lines: string[]; logger: PinoLogger };
+  } = {},
 ): OpsApp {
   const w = options.world ?? world(options.config ? { config: options.config } : {});
   const config = options.config ?? w.config;
   const metrics = createMetrics({ version: '9.9.9-test' });
-  const { lines, logger } = captureLogger();
+  const { lines, logger } = options.logger ?? captureLogger();
   const state = { config, draining: false };
   const runtimeState = healthyState(w);
   const runtime = fakeRuntime(w, runtimeState);

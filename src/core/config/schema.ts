@@ -378,14 +378,21 @@ export const AuditSchema = Type.Object(
       },
     ),
     maxFiles: Int('Rotated audit files kept.', 10, 1),
-    failClosed: Bool('With a file: a mint whose audit record cannot be written fails with 503.', true),
+    failClosed: Bool(
+      'With a file: `serve` refuses to start when the file cannot be opened for append, and a mint whose audit record cannot be written fails with 503 (checked before any provider call).',
+      true,
+    ),
   },
   { ...strict, description: 'Audit events.', default: {} },
 );
 
 export const LoggingSchema = Type.Object(
   {
-    level: Literals(['debug', 'info', 'warn', 'error'] as const, 'Log level.', 'info'),
+    level: Literals(
+      ['debug', 'info', 'warn', 'error'] as const,
+      'Log level of the application lines; audit events are written whatever it is.',
+      'info',
+    ),
     format: Literals(['json', 'pretty'] as const, 'Log format.', 'json'),
     redact: Type.Array(Type.String({ minLength: 1 }), {
       description: 'Extra pino redact paths, added to the built-in ones.',

@@ -60,7 +60,7 @@ async function fetchMissingTokens(
   const failures = plans
     .filter((plan) => failedAudiences.has(plan.provider.audience))
     .map((plan) => classify(plan, failedAudiences.get(plan.provider.audience), signal));
-  throw failureError(failures, []);
+  throw failureError(failures, [], signal);
 }
 
 /** Mints every plan concurrently; resolves in request order or throws one error for all failures. */
@@ -86,7 +86,7 @@ export async function mintAll(
     try {
       return [{ plan, output: await mintOne(plan) }];
     } catch (reason) {
-      throw failureError([classify(plan, reason, signal)], []);
+      throw failureError([classify(plan, reason, signal)], [], signal);
     }
   }
   const settled = await Promise.allSettled(plans.map(mintOne));
@@ -101,6 +101,7 @@ export async function mintAll(
   throw failureError(
     rejected.map(({ plan, reason }) => classify(plan, reason, signal)),
     minted.map((entry) => auditEntry(entry)),
+    signal,
   );
 }
 
@@ -118,14 +119,24 @@ function classify(plan: KeyPlan, error: unknown, signal: AbortSignal): Classifie
   return error instanceof Error ? error : new Error(String(error));
 }
 
-function failureError(outcomes: ReadonlyArray<Classified | Error>, minted: MintedKeyAudit[]): MintError {
+/**
+ * One error for the failed keys. A 503 carries `details.reason` (docs/errors.md)
+ * so a client knows it may retry: `deadline_exceeded` once the request's
+ * deadline passed, else `unavailable`.
+ */
+function failureError(
+  outcomes: ReadonlyArray<Classified | Error>,
+  minted: MintedKeyAudit[],
+  signal: AbortSignal,
+): MintError {
   const bug = outcomes.find((o): o is Error => o instanceof Error);
   const classified = outcomes.filter((o): o is Classified => !(o instanceof Error));
   const failures = classified.map(({ key, provider, reason }) => ({ key, provider, reason }));
+  const reason = signal.aborted ? 'deadline_exceeded' : 'unavailable';
   const error =
     bug ??
     (classified.some((f) => f.kind === 'unavailable')
-      ? new ServiceUnavailableError({ details: { failures } })
+      ? new ServiceUnavailableError({ details: { reason, failures } })
       : new MintFailedError(failures));
   // A bug keeps its own class (so it stays a 500) and gains the field like the others.
   return Object.assign(error, { discarded: minted });

@@ -4,9 +4,9 @@
  * builds a new CredentialBroker; requests in flight keep the one they began with.
  *
  * A mint reads top to bottom: decide every key by the policy (403, before
- * any upstream call) → resolve durations (400) → claim a one-time
- * token → one broker token per audience → mint all keys in parallel
- * (all-or-nothing) → shape the answer.
+ * any upstream call) → resolve durations (400) → the caller's last check
+ * (the server's audit sink) → claim a one-time token → one broker token per
+ * audience → mint all keys in parallel (all-or-nothing) → shape the answer.
  */
 import type { Config } from '../config/schema.ts';
 import { BrokerError, ForbiddenError, InvalidTokenError, ServiceUnavailableError } from '../errors.ts';
@@ -113,7 +113,9 @@ async function authenticate(
     return await verifier.verify(token, signal);
   } catch (error) {
     if (error instanceof BrokerError) throw error;
-    if (signal.aborted) throw new ServiceUnavailableError({ cause: error });
+    if (signal.aborted) {
+      throw new ServiceUnavailableError({ details: { reason: 'deadline_exceeded' }, cause: error });
+    }
     // Whatever the verifier's libraries throw, a token that failed is a 401, never a 500.
     logger.error({ err: error }, 'token verifier threw an unexpected error');
     throw new InvalidTokenError('malformed', { cause: error });
@@ -128,6 +130,7 @@ async function mint(
 ): Promise<MintResult> {
   const { grants, identities } = authorize(snapshot, verified, request.keys);
   const plans = planKeys(grants, request.duration, snapshot.deps.providers);
+  await request.beforeUpstream?.();
   await snapshot.oneTime.claim(verified, signal);
   const minted = await mintPlans(snapshot, verified, plans, signal);
   const result = shapeAnswer(minted, verified.sub, snapshot.now());

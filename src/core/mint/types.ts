@@ -12,6 +12,12 @@ export interface MintRequest {
   keys: readonly string[];
   /** Requested lifetime, seconds; applies to every key. */
   duration?: number | undefined;
+  /**
+   * Runs once the policy allowed every key and the durations are resolved,
+   * before a one-time token is claimed or anything is asked upstream; a throw
+   * refuses the mint (the server checks here that it can audit it).
+   */
+  beforeUpstream?: (() => Promise<void>) | undefined;
 }
 
 /** The 200 body of `POST /credentials/mint` (docs/architecture.md). */

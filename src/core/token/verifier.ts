@@ -206,9 +206,11 @@ function toVerifiedToken(idp: ClientIdpConfig, claims: JWTPayload): VerifiedToke
 /** Rejects when the caller's deadline passes first; the shared fetch itself carries on. */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new ServiceUnavailableError({ cause: signal.reason }));
+  const deadline = () =>
+    new ServiceUnavailableError({ details: { reason: 'deadline_exceeded' }, cause: signal.reason });
+  if (signal.aborted) return Promise.reject(deadline());
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new ServiceUnavailableError({ cause: signal.reason }));
+    const onAbort = () => reject(deadline());
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });

@@ -1,34 +1,18 @@
 /**
- * The STS clients of a provider: one for signed calls, one for the unsigned
- * first hop, sharing their agents. Everything the SDK would otherwise look up
- * in the environment or ~/.aws is given explicitly, its retry step is gone (we
- * retry ourselves, only where it is safe), and its connections are kept alive.
+ * The STS client of a provider: one SDK client, created once, that sends
+ * through the broker's own transport (http.ts: keep-alive, proxy variables)
+ * and takes each call's abort signal as `send(command, { abortSignal })`.
+ * Everything the SDK would otherwise look up in the environment or ~/.aws
+ * is given explicitly, and the SDK never retries: stsCaller retries, only
+ * where it is safe and inside the request's deadline.
  *
  * Credentials: AssumeRoleWithWebIdentity is unsigned, so the SDK asks for
  * none. The second hop (AssumeRole) is signed with the first hop's session,
- * which differs per mint; one shared client therefore reads them from an
+ * which differs per mint; the client therefore reads them from an
  * AsyncLocalStorage set around that one call. The provider is marked
  * `memoized` so the SDK neither caches one call's credentials for the next
  * nor shares a pending lookup between concurrent calls, and it never falls
  * back to ambient credentials: outside a hop it throws.
- *
- * AssumeRoleWithWebIdentity, the call every mint makes, goes through a second
- * client with `cacheMiddleware`: the SDK resolves its middleware stack once
- * instead of on every call (~40 µs and tens of KB each). A cached stack
- * shares one context object between concurrent calls, and the SDK's auth
- * middleware writes the call's identity into that context before signing
- * reads it back; for this unsigned call the identity is always the same
- * (none), for AssumeRole it would be another mint's session. So signed calls
- * stay on `client`, which resolves a stack per call. A cached stack is only
- * used when `send` gets no options, so the call's abort signal travels
- * beside it: keyed by the command's input, handed on by a last middleware
- * to the request it became, and read by the request handler. (Not an
- * AsyncLocalStorage: on Node 20 its first `run` installs a promise hook that
- * taxes every promise in the process, and the version that used one gained
- * less in its A/B; docs/performance.md.)
- *
- * Its agents honour `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` from the
- * environment given at start (proxy-agent.ts), like the undici client.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
@@ -36,10 +20,9 @@ import {
   type AssumeRoleWithWebIdentityCommandInput,
   type AssumeRoleWithWebIdentityCommandOutput,
   STSClient,
-  type STSClientConfig,
 } from '@aws-sdk/client-sts';
-import { NodeHttpHandler, type NodeHttpHandlerOptions } from '@smithy/node-http-handler';
-import { stsAgents } from './proxy-agent.ts';
+import { type Dispatcher, request } from 'undici';
+import { createDispatcher, flattenHeaders } from '../http.ts';
 
 /** Static credentials of one hop. */
 export interface HopCredentials {
@@ -54,17 +37,16 @@ export interface StsClientOptions {
   region?: string;
   /** Endpoint override (GovCloud, China, MinIO, a local peer). */
   endpoint?: string;
-  /** Connection and request timeout, ms. */
+  /** Connection timeout and the timeout of each whole exchange, ms. */
   httpTimeout: number;
-  /** `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (default none: direct connections). */
+  /** Where the proxy variables are read (default none: direct connections). */
   env?: Record<string, string | undefined>;
 }
 
-/** An STS client and the scope that supplies the second hop's credentials. */
+/** The STS client of a provider and the scope that supplies the second hop's credentials. */
 export interface StsClientHandle {
-  /** For signed calls (AssumeRole): every call resolves its own middleware stack. */
   client: STSClient;
-  /** AssumeRoleWithWebIdentity on the cached stack; `signal` aborts it. */
+  /** AssumeRoleWithWebIdentity; `signal` aborts it. */
   assumeRoleWithWebIdentity(
     input: AssumeRoleWithWebIdentityCommandInput,
     signal?: AbortSignal,
@@ -73,7 +55,7 @@ export interface StsClientHandle {
   withCredentials<T>(credentials: HopCredentials, fn: () => Promise<T>): Promise<T>;
 }
 
-/** Creates the clients once per provider (region default us-east-1). */
+/** Creates the client once per provider (region default us-east-1). */
 export function createStsClient(options: StsClientOptions): StsClientHandle {
   const hop = new AsyncLocalStorage<HopCredentials>();
   const credentials = Object.assign(
@@ -84,100 +66,103 @@ export function createStsClient(options: StsClientOptions): StsClientHandle {
     },
     { memoized: true },
   );
-  const agents = stsAgents(options.env ?? {}, {
-    keepAlive: true,
-    maxSockets: 128,
+  const dispatcher = createDispatcher({
     connectTimeout: options.httpTimeout,
+    ...(options.env ? { env: options.env } : {}),
   });
-  const handlerOptions: NodeHttpHandlerOptions = {
-    connectionTimeout: options.httpTimeout,
-    requestTimeout: options.httpTimeout,
-    throwOnRequestTimeout: true,
-    httpAgent: agents.httpAgent,
-    httpsAgent: agents.httpsAgent,
-  };
-  const config: STSClientConfig = {
+  const client = new STSClient({
     region: options.region ?? 'us-east-1',
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     credentials,
+    requestHandler: undiciHandler(dispatcher, options.httpTimeout),
     maxAttempts: 1,
-    retryMode: 'standard',
+    // A strategy that sends once and adds nothing: stsCaller owns retries.
+    retryStrategy: { retry: (next, args) => next(args) },
     useFipsEndpoint: false,
     useDualstackEndpoint: false,
     // AWS_ENDPOINT_URL(_STS) and ~/.aws endpoint settings are ambient configuration too.
     ignoreConfiguredEndpointUrls: true,
-  };
-  const client = new STSClient({ ...config, requestHandler: handlerOptions });
-  const handler = new SignalledHandler(handlerOptions);
-  const unsigned = new STSClient({ ...config, cacheMiddleware: true, requestHandler: handler });
-  withoutSdkRetries(client);
-  withoutSdkRetries(unsigned);
-  const signals = new WeakMap<object, AbortSignal>();
-  unsigned.middlewareStack.add(
-    (next) => (args) => {
-      const signal = signals.get(args.input as object);
-      if (signal) handler.signal(args.request, signal);
-      return next(args);
-    },
-    { step: 'deserialize', priority: 'low', name: 'voidkeyAbortSignal' },
-  );
+  });
   return {
     client,
-    assumeRoleWithWebIdentity: (input, signal) => {
-      // A copy per call: the caller may send the same input twice with different signals. Field by
-      // field (a spread copy costs ~2 µs here); the type makes a field the SDK adds a compile error.
-      const own: AssumeRoleWithWebIdentityCommandInput = {
-        RoleArn: input.RoleArn,
-        RoleSessionName: input.RoleSessionName,
-        WebIdentityToken: input.WebIdentityToken,
-        ProviderId: input.ProviderId,
-        PolicyArns: input.PolicyArns,
-        Policy: input.Policy,
-        DurationSeconds: input.DurationSeconds,
-        MinimumSessionTokenSize: input.MinimumSessionTokenSize,
-      } satisfies Record<keyof AssumeRoleWithWebIdentityCommandInput, unknown>;
-      if (signal) signals.set(own, signal);
-      return unsigned.send(new AssumeRoleWithWebIdentityCommand(own));
-    },
+    assumeRoleWithWebIdentity: (input, signal) =>
+      client.send(new AssumeRoleWithWebIdentityCommand(input), signal ? { abortSignal: signal } : {}),
     withCredentials: (creds, fn) => hop.run(creds, fn),
   };
 }
 
-/**
- * Replaces the SDK's retry step with a pass-through of the same name and
- * place (the signing step is positioned after it). With `maxAttempts: 1` it
- * never retried — stsCaller does, inside the request's deadline — but it
- * still ran on every call: a token bucket, two awaits and a UUID for two
- * informational headers (`amz-sdk-invocation-id`, `amz-sdk-request`),
- * 34–40 µs of client CPU per call (docs/performance.md).
- */
-function withoutSdkRetries(client: STSClient): void {
-  client.middlewareStack.add((next) => next, {
-    step: 'finalizeRequest',
-    priority: 'high',
-    name: 'retryMiddleware',
-    override: true,
-  });
+/** The parts of the SDK's HTTP request a handler reads. */
+interface SdkRequest {
+  method: string;
+  protocol: string;
+  hostname: string;
+  port?: number | undefined;
+  path: string;
+  query?: Record<string, string | Array<string> | null> | undefined;
+  headers: Record<string, string>;
+  body?: unknown;
 }
 
-/** Node's handler, taking the abort signal of a request from {@link SignalledHandler.signal} when the call passes none. */
-class SignalledHandler extends NodeHttpHandler {
-  readonly #signals = new WeakMap<object, AbortSignal>();
+/**
+ * The SDK's request handler on an undici dispatcher: the whole answer is read
+ * before the SDK parses it; `timeoutMs` bounds each exchange. Transport
+ * failures carry the names the SDK's own handler gives them (AbortError,
+ * TimeoutError), which errors.ts maps.
+ */
+function undiciHandler(dispatcher: Dispatcher, timeoutMs: number) {
+  return {
+    metadata: { handlerProtocol: 'http/1.1' },
+    async handle(req: SdkRequest, options: { abortSignal?: unknown } = {}) {
+      const caller = options.abortSignal as AbortSignal | undefined;
+      const timeout = AbortSignal.timeout(timeoutMs);
+      try {
+        const res = await request(urlOf(req), {
+          dispatcher,
+          method: req.method as Dispatcher.HttpMethod,
+          headers: req.headers,
+          body: req.body as string | Uint8Array | undefined,
+          signal: caller ? AbortSignal.any([caller, timeout]) : timeout,
+          maxRedirections: 0,
+        });
+        const body = new Uint8Array(await res.body.arrayBuffer());
+        return { response: { statusCode: res.statusCode, headers: flattenHeaders(res.headers), body } };
+      } catch (err) {
+        throw transportError(err, caller, timeout);
+      }
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs: () => ({}),
+    destroy() {},
+  };
+}
 
-  /** Makes `signal` abort `request` once it is handled. */
-  signal(request: unknown, signal: AbortSignal): void {
-    if (typeof request === 'object' && request !== null) this.#signals.set(request, signal);
-  }
+function urlOf(req: SdkRequest): string {
+  const port = req.port ? `:${req.port}` : '';
+  const query = Object.entries(req.query ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .flatMap(([key, value]) =>
+      value === null
+        ? [rfc3986(key)]
+        : (Array.isArray(value) ? value : [value]).map((v) => `${rfc3986(key)}=${rfc3986(v)}`),
+    )
+    .join('&');
+  return `${req.protocol}//${req.hostname}${port}${req.path}${query ? `?${query}` : ''}`;
+}
 
-  override handle(
-    ...[request, options]: Parameters<NodeHttpHandler['handle']>
-  ): ReturnType<NodeHttpHandler['handle']> {
-    if (options?.abortSignal) return super.handle(request, options);
-    const abortSignal = this.#signals.get(request);
-    if (!abortSignal) return super.handle(request, options);
-    // Not `{ ...options, abortSignal }`: a spread followed by a field costs ~1 µs in V8.
-    const own: NonNullable<typeof options> = Object.assign({}, options);
-    own.abortSignal = abortSignal;
-    return super.handle(request, own);
-  }
+/** RFC 3986 escaping, as SigV4 signs the query. */
+function rfc3986(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function transportError(err: unknown, caller: AbortSignal | undefined, timeout: AbortSignal): Error {
+  const named = (name: string, message: string) =>
+    Object.assign(new Error(message, { cause: err }), { name });
+  if (caller?.aborted) return named('AbortError', 'Request aborted');
+  const code = (err as { code?: string })?.code;
+  if (timeout.aborted || code === 'UND_ERR_CONNECT_TIMEOUT')
+    return named('TimeoutError', 'Request timed out');
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -61,13 +61,14 @@ export function describeFailure(error: unknown): {
   if (error instanceof BrokerError) {
     const details = error.details ?? {};
     const failures = Array.isArray(details.failures) ? (details.failures as MintFailure[]) : undefined;
+    // A provider's 503 carries a reason for clients (`unavailable`); its audit reason stays provider_unavailable.
     const reason =
-      typeof details.reason === 'string'
-        ? details.reason
-        : error.code === 'CREDENTIAL_MINT_FAILED'
-          ? 'provider_refused'
-          : failures
-            ? 'provider_unavailable'
+      error.code === 'CREDENTIAL_MINT_FAILED'
+        ? 'provider_refused'
+        : failures
+          ? 'provider_unavailable'
+          : typeof details.reason === 'string'
+            ? details.reason
             : error.code.toLowerCase();
     return { reason, error: error.code, extra: failures ? { failures } : {} };
   }

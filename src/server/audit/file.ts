@@ -22,6 +22,12 @@ export interface AuditFile {
   readonly path: string;
   /** Appends one line (a newline is added); rejects when it could not be written. */
   write(line: string): Promise<void>;
+  /**
+   * Resolves when a line can be expected to go through: the file is open for
+   * append (opened now if need be) and the last write did not fail. Queued
+   * behind every write before it, so it answers for them too.
+   */
+  ready(): Promise<void>;
   /** Resolves when every queued line is written and synced to disk. */
   flush(): Promise<void>;
   /** Flushes and closes; later writes reopen the file. */
@@ -40,7 +46,7 @@ export interface AuditFileOptions {
 
 const code = (error: unknown) => (error as { code?: string }).code ?? 'write failed';
 
-/** Opens lazily on the first write: a broker whose audit volume is missing still starts (and reports it). */
+/** Opens on the first write or `ready()`; a line that cannot be written is the caller's to handle. */
 export function openAuditFile(options: AuditFileOptions): AuditFile {
   let handle: FileHandle | undefined;
   let size = 0;
@@ -109,6 +115,19 @@ export function openAuditFile(options: AuditFileOptions): AuditFile {
         }
       });
     },
+    ready: () =>
+      enqueue(async () => {
+        if (!state.ok)
+          throw Object.assign(new Error(`the last audit write failed (${state.error})`), {
+            code: state.error,
+          });
+        try {
+          await ensureOpen();
+        } catch (error) {
+          state = { ok: false, error: code(error), failedAt: new Date().toISOString() };
+          throw error;
+        }
+      }),
     flush: () => enqueue(async () => handle?.datasync()),
     close: () =>
       enqueue(async () => {

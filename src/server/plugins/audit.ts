@@ -8,12 +8,14 @@
  *   request; a policy denial is a MINT_FAILURE with every denied key's
  *   reason (`reasons`), the first one as `reason`; a per-subject 429 is a
  *   MINT_FAILURE with `rate_limit_exceeded`.
- * - With an audit file and `failClosed`, a mint whose record cannot be
- *   written answers 503 and its credentials are withheld; the log stream
- *   then carries a MINT_FAILURE `audit_write_failed` listing them as discarded.
+ * - With an audit file and `failClosed`, a mint is refused with 503
+ *   `audit_write_failed` before any upstream call when the file cannot take
+ *   a record (it would otherwise mint upstream only to throw the credentials
+ *   away). Should the MINT_SUCCESS record still fail, the answer is the same
+ *   503 and the credentials are withheld; the log stream then carries a
+ *   MINT_FAILURE `audit_write_failed` listing them as discarded.
  *
- * - Events are built only when `audit.wanted()` (an audit file, or `info`
- *   logging): at `warn` without a file nothing would be written.
+ * - Events are built whenever auditing is enabled, whatever `logging.level`.
  *
  * `credential_minting_total` counts per key what the provider did: success
  * for every key minted (discarded ones too), failure for every key listed in
@@ -48,6 +50,11 @@ function failuresOf(error: unknown): MintFailure[] {
   return Array.isArray(failures) ? (failures as MintFailure[]) : [];
 }
 
+/** The 503 of a mint that could not be audited; never one a client should retry at once. */
+function auditWriteFailed(message: string, cause?: unknown): ServiceUnavailableError {
+  return new ServiceUnavailableError({ message, details: { reason: 'audit_write_failed' }, cause });
+}
+
 /** Builds the observer handed to buildApp. */
 export function createRequestObserver(options: ObserverOptions): RequestObserver {
   const { audit, metrics } = options;
@@ -62,6 +69,15 @@ export function createRequestObserver(options: ObserverOptions): RequestObserver
       await audit.record(authFailure(request, error));
     },
 
+    async mintStarting() {
+      if (!audit.failClosed) return;
+      try {
+        await audit.ready();
+      } catch (error) {
+        throw auditWriteFailed('The audit log cannot be written; nothing was minted', error);
+      }
+    },
+
     async minted(request, { verified, keys, result }) {
       countMints(metrics, result.audit, []);
       // Not wanted means no file, so nothing can fail closed.
@@ -71,10 +87,7 @@ export function createRequestObserver(options: ObserverOptions): RequestObserver
         audit.toLog(event);
         return;
       }
-      const refusal = new ServiceUnavailableError({
-        message: 'The audit record could not be written; no credentials were issued',
-        details: { reason: 'audit_write_failed' },
-      });
+      const refusal = auditWriteFailed('The audit record could not be written; no credentials were issued');
       audit.toLog(mintFailure(request, verified, keys, refusal, result.audit));
       throw refusal;
     },

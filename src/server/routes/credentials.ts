@@ -3,8 +3,9 @@
  * current CredentialBroker once, so a config reload never changes the rules
  * halfway through a request. A mint's refusals, in order (docs/errors.md):
  * request shape (schema, 400) → token source (400/401) → token (401) →
- * per-subject limit (429) → policy, replay, provider (403/401/400/502/503,
- * from the broker) → audit (503); the per-IP limit (429) ran before the route.
+ * per-subject limit (429) → policy, durations (403/400) → audit file
+ * unwritable (503, before any upstream call) → replay, provider
+ * (401/502/503) → audit (503); the per-IP limit (429) ran before the route.
  */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -54,12 +55,15 @@ type ExplainBody = Static<typeof ExplainBodySchema>;
 /**
  * Hooks around authentication and minting, for audit and metrics. A hook
  * that throws a BrokerError fails the request with it (e.g. 503 from
- * `minted` when an audit record cannot be written). A mint refused by the
- * per-subject limit is a `mintFailed` with that 429 and nothing discarded.
+ * `mintStarting` or `minted` when the audit record cannot be written). A
+ * mint refused by the per-subject limit is a `mintFailed` with that 429 and
+ * nothing discarded; one refused by `mintStarting` a `mintFailed` with its error.
  */
 export interface RequestObserver {
   authenticated?(request: FastifyRequest, verified: VerifiedToken): void | Promise<void>;
   authenticationFailed?(request: FastifyRequest, error: unknown): void | Promise<void>;
+  /** After the policy allowed the mint, before any upstream call or one-time-token claim. */
+  mintStarting?(request: FastifyRequest, event: MintEvent): void | Promise<void>;
   minted?(request: FastifyRequest, event: MintEvent & { result: MintResult }): void | Promise<void>;
   mintFailed?(
     request: FastifyRequest,
@@ -125,9 +129,10 @@ export function registerCredentialRoutes(app: FastifyInstance, options: Credenti
     deadline: Deadline,
   ): Promise<MintResult> {
     let result: MintResult;
+    const beforeUpstream = async () => observer.mintStarting?.(request, { verified, keys: body.keys });
     try {
       result = await untilDeadline(
-        broker.mint(verified, { keys: body.keys, duration: body.duration }, deadline.signal),
+        broker.mint(verified, { keys: body.keys, duration: body.duration, beforeUpstream }, deadline.signal),
         deadline,
       );
     } catch (error) {
