@@ -40,7 +40,7 @@ Options:
                         dotenv     NAME=value lines for docker --env-file (no newlines allowed in values)
                         json       {"KEY": {"NAME": "value"}}
                         yaml       KEY: / NAME: "value", every value double-quoted
-                        github     masks each value (::add-mask::) and appends it to $GITHUB_ENV
+                        github     masks each secret value (::add-mask::; not regions, see docs/cli.md), appends all to $GITHUB_ENV
                         credential-process
                                    one AWS key as AWS credential_process JSON, cached in ~/.voidkey/cache
                                    until 5 minutes before expiry (per --duration; parallel runs mint once).

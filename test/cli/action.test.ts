@@ -99,7 +99,7 @@ describe('action.yml', () => {
     for (const step of action.runs.steps) assert.doesNotMatch(step.run ?? '', /\$\{\{/);
   });
 
-  test('mints with the runner token, masks every value and exports it to $GITHUB_ENV', async () => {
+  test('mints with the runner token, masks the secret values and exports every variable to $GITHUB_ENV', async () => {
     const githubEnv = join(home, 'github_env');
     writeFileSync(githubEnv, '');
     const { code, stdout, stderr } = await runMintStep(
@@ -113,12 +113,16 @@ describe('action.yml', () => {
       },
     );
     assert.equal(code, 0, stderr);
+    // The region is a literal, left readable; the credentials are masked.
+    const { AWS_REGION, ...secrets } = AWS_KEY.outputs;
+    assert.equal(AWS_REGION, 'us-east-1');
     assert.equal(
       stdout,
-      `${Object.values(AWS_KEY.outputs)
+      Object.values(secrets)
         .map((v) => `::add-mask::${v}\n`)
-        .join('')}`,
+        .join(''),
     );
+    assert.ok(stdout.includes(`::add-mask::${AWS_KEY.outputs.AWS_SECRET_ACCESS_KEY}\n`));
     assert.equal(broker.requests('/runner/token')[0]?.query.get('audience'), 'from-input');
     assert.deepEqual(broker.requests('/credentials/mint')[0]?.body, { keys: ['AWS_DEPLOY'], duration: 900 });
     const file = readFileSync(githubEnv, 'utf8');

@@ -156,6 +156,30 @@ describe('voidkey mint --output github', () => {
     assert.deepEqual(parseGithubEnv(file.slice('EXISTING=1\n'.length)), Object.entries(AWKWARD_KEY.outputs));
   });
 
+  test('masks secret keys and tokens but leaves literals such as a region readable', async () => {
+    const githubEnv = join(home, 'github_env');
+    writeFileSync(githubEnv, '');
+    const { code, stdout, stderr } = await mint(['--keys', 'AWS_DEPLOY,GCP_READ', '--output', 'github'], {
+      GITHUB_ENV: githubEnv,
+    });
+    assert.equal(code, 0, stderr);
+    assert.equal(
+      stdout,
+      [
+        AWS_KEY.outputs.AWS_ACCESS_KEY_ID,
+        AWS_KEY.outputs.AWS_SECRET_ACCESS_KEY,
+        AWS_KEY.outputs.AWS_SESSION_TOKEN,
+        PLAIN_KEY.outputs.GOOGLE_OAUTH_ACCESS_TOKEN,
+      ]
+        .map((value) => `::add-mask::${value}\n`)
+        .join(''),
+    );
+    assert.ok(!stdout.includes('us-east-1'), 'the region is not masked');
+    assert.ok(!stdout.includes(PLAIN_KEY.outputs.GOOGLE_TOKEN_EXPIRY ?? '-'), 'the expiry is not masked');
+    const exported = parseGithubEnv(readFileSync(githubEnv, 'utf8'));
+    assert.deepEqual(exported, [...Object.entries(AWS_KEY.outputs), ...Object.entries(PLAIN_KEY.outputs)]);
+  });
+
   test('refuses before minting when $GITHUB_ENV is not set', async () => {
     broker.reset();
     const { code, stdout, stderr } = await mint(['--keys', 'AWS_DEPLOY', '--output', 'github']);

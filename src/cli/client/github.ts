@@ -1,11 +1,33 @@
 /**
- * `--output github`: masks every value in the job log, then exports each
- * variable to later steps through the file named by $GITHUB_ENV.
+ * `--output github`: masks the secret values in the job log, then exports
+ * each variable to later steps through the file named by $GITHUB_ENV.
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import { CliError, EXIT, usageError } from './exit.ts';
 import { flattenVariables, type Minted } from './formats.ts';
+
+/**
+ * Variables whose values the job log may show. A mint answer names each
+ * variable but not whether its value came from a provider's secret field or
+ * is a literal of the broker config, so every other value is masked (a secret
+ * under a custom name stays hidden). These are the providers' non-secret
+ * default outputs (expiries) and the usual literals: regions and project,
+ * tenant, client and subscription identifiers. Masking them would replace
+ * every `us-east-1` in the log with `***`. docs/cli.md lists them.
+ */
+export const UNMASKED_VARIABLES: ReadonlySet<string> = new Set([
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'MINIO_REGION',
+  'GOOGLE_CLOUD_PROJECT',
+  'CLOUDSDK_CORE_PROJECT',
+  'GOOGLE_TOKEN_EXPIRY',
+  'AZURE_TOKEN_EXPIRY',
+  'AZURE_TENANT_ID',
+  'AZURE_CLIENT_ID',
+  'AZURE_SUBSCRIPTION_ID',
+]);
 
 /** Checked before minting, so nothing is minted that could not be exported. */
 export function requireGithubEnv(env: NodeJS.ProcessEnv): string {
@@ -57,7 +79,8 @@ export async function exportToGithub(
     if (value.includes('\0'))
       throw new CliError(EXIT.OUTPUT, `variable ${name} holds a NUL byte, which $GITHUB_ENV cannot carry`);
   }
-  write(variables.flatMap(([, value]) => maskLines(value)).join(''));
+  const secret = variables.filter(([name]) => !UNMASKED_VARIABLES.has(name));
+  write(secret.flatMap(([, value]) => maskLines(value)).join(''));
   const blocks = variables.map(([name, value]) => envFileBlock(name, value)).join('');
   try {
     await appendFile(githubEnv, blocks, { encoding: 'utf8' });
