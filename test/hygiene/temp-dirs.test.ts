@@ -47,7 +47,7 @@ export function leakers(files: Array<{ name: string; text: string }>, makers = M
 function leftBehind(file: string): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'voidkey-tmpcheck-'));
   try {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', file], {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', file], {
       cwd: REPO,
       encoding: 'utf8',
       // Without NODE_TEST_CONTEXT the file runs as its own test run, not as a child of this one.
