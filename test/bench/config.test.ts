@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, test } from 'node:test';
 import {
   type BenchEndpoints,
   benchConfigYaml,
@@ -48,7 +48,7 @@ async function load(identities: number, population: PopulationName = 'exact') {
 }
 
 describe('bench config', () => {
-  it('validates with 20 client IdPs and 500 identities of three keys each, rate limits off', async () => {
+  test('validates with 20 client IdPs and 500 identities of three keys each, rate limits off', async () => {
     const { config } = await load(500);
     assert.equal(config.clientIdps.length, 20);
     assert.equal(config.clientIdentities.length, 500);
@@ -59,7 +59,7 @@ describe('bench config', () => {
     assert.equal(config.brokerIdp.clientSecret, 'bench-secret');
   });
 
-  it('binds identity 21 to the second client IdP with its own role per key', async () => {
+  test('binds identity 21 to the second client IdP with its own role per key', async () => {
     const { config } = await load(25);
     const identity = config.clientIdentities[21];
     assert.equal(identity?.idp, idpName(1));
@@ -68,12 +68,12 @@ describe('bench config', () => {
     assert.equal(roleArn(21, 'KEY_C'), 'arn:aws:iam::123456789012:role/bench-21-c');
   });
 
-  it('validates the 10 and 10,000 identity variants of the scaling comparison', async () => {
+  test('validates the 10 and 10,000 identity variants of the scaling comparison', async () => {
     assert.equal((await load(10)).config.clientIdentities.length, 10);
     assert.equal((await load(10_000)).config.clientIdentities.length, 10_000);
   });
 
-  it('validates the mixed population: 90 % exact subjects, then claim equality, globs and 10 regexes, each token granted by its own identity alone', async () => {
+  test('validates the mixed population: 90 % exact subjects, then claim equality, globs and 10 regexes, each token granted by its own identity alone', async () => {
     const { config } = await load(10_000, 'mixed');
     const kind = (m: unknown) => (typeof m === 'string' ? 'equals' : Object.keys(Object(m)).join());
     const kinds = config.clientIdentities.map((c) =>
@@ -94,7 +94,7 @@ describe('bench config', () => {
     }
   });
 
-  it("gives every population's token claims the subject its config entry names", () => {
+  test("gives every population's token claims the subject its config entry names", () => {
     for (const [name, population] of Object.entries(POPULATIONS)) {
       for (const i of [0, 7, 9_999]) {
         const entry = population.identity(i, idpName(i % 20));
@@ -105,7 +105,7 @@ describe('bench config', () => {
     }
   });
 
-  it('spreads tokens over every identity, and over distinct ones when identities outnumber tokens', () => {
+  test('spreads tokens over every identity, and over distinct ones when identities outnumber tokens', () => {
     assert.deepEqual(
       Array.from({ length: 4 }, (_, j) => tokenIdentity(j, 3, 4)),
       [0, 1, 2, 0],

@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { BASE_TOOLS, runScript, toolDir } from './shell.ts';
 
 const CONFIG = 'server:\n  port: 3000\nbrokerIdp:\n  clientSecret: ${BROKER_CLIENT_SECRET}\n';
@@ -78,7 +78,7 @@ describe('restore-config.sh --restart', () => {
       },
     );
 
-  it('exits 1 and says so when kubectl rollout restart fails', async () => {
+  test('exits 1 and says so when kubectl rollout restart fails', async () => {
     fakeKubectl(1);
     const r = await restore();
     assert.equal(r.code, 1, r.stdout + r.stderr);
@@ -93,7 +93,7 @@ describe('restore-config.sh --restart', () => {
     assert.match(readFileSync(log(), 'utf8'), /^kubectl rollout restart deployment\/voidkey -n voidkey$/m);
   });
 
-  it('exits 1 when kubectl is missing, and 0 when the restart succeeds', async () => {
+  test('exits 1 when kubectl is missing, and 0 when the restart succeeds', async () => {
     rmSync(join(tools.bin, 'kubectl'), { force: true });
     const missing = await restore();
     assert.equal(missing.code, 1, missing.stdout + missing.stderr);
@@ -105,7 +105,7 @@ describe('restore-config.sh --restart', () => {
     assert.equal(ok.stderr, '');
   });
 
-  it('refuses --restart with --no-kubernetes', async () => {
+  test('refuses --restart with --no-kubernetes', async () => {
     const r = await restore('--no-kubernetes');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--restart needs kubectl: drop --no-kubernetes/);
@@ -129,7 +129,7 @@ describe('backup-config.sh and restore-config.sh', () => {
     rmSync(kube.dir, { recursive: true, force: true });
   });
 
-  it('backs up the local file without kubectl and helm, saying so', async () => {
+  test('backs up the local file without kubectl and helm, saying so', async () => {
     const r = await runScript('backup-config.sh', [], {
       cwd: bare.dir,
       env: { PATH: bare.bin, CONFIG_PATH: '' },
@@ -147,7 +147,7 @@ describe('backup-config.sh and restore-config.sh', () => {
     assert.match(readFileSync(join(dest, 'manifest.txt'), 'utf8'), /^config_file=.*\/config\/config\.yaml$/m);
   });
 
-  it('restores the local file without kubectl and helm, keeping the current one aside', async () => {
+  test('restores the local file without kubectl and helm, keeping the current one aside', async () => {
     const [folder] = readdirSync(join(bare.dir, 'backups'));
     writeFileSync(join(bare.dir, 'config', 'config.yaml'), 'broken: true\n');
     const r = await runScript('restore-config.sh', [join('backups', folder as string)], {
@@ -162,7 +162,7 @@ describe('backup-config.sh and restore-config.sh', () => {
     assert.equal(readFileSync(join(bare.dir, 'config', aside[0] as string), 'utf8'), 'broken: true\n');
   });
 
-  it('fails when nothing can be backed up, leaving no folder', async () => {
+  test('fails when nothing can be backed up, leaving no folder', async () => {
     const out = join(bare.dir, 'empty-out');
     const r = await runScript('backup-config.sh', ['-o', out], {
       cwd: '/',
@@ -173,13 +173,13 @@ describe('backup-config.sh and restore-config.sh', () => {
     assert.deepEqual(existsSync(out) ? readdirSync(out) : [], []);
   });
 
-  it('refuses a folder that is not a backup', async () => {
+  test('refuses a folder that is not a backup', async () => {
     const r = await runScript('restore-config.sh', [bare.dir], { env: { PATH: bare.bin } });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /is not a backup folder/);
   });
 
-  it('saves the ConfigMap, Secret key names and redacted Helm values, no secret value', async () => {
+  test('saves the ConfigMap, Secret key names and redacted Helm values, no secret value', async () => {
     const out = join(kube.dir, 'plain');
     const r = await runScript('backup-config.sh', ['-o', out], {
       cwd: kube.dir,
@@ -210,7 +210,7 @@ describe('backup-config.sh and restore-config.sh', () => {
     }
   });
 
-  it('saves secret values only with --include-secret-values, and restores them with kubectl', async () => {
+  test('saves secret values only with --include-secret-values, and restores them with kubectl', async () => {
     const out = join(kube.dir, 'full');
     const args = ['-o', out, '--include-secret-values'];
     const r = await runScript('backup-config.sh', args, {

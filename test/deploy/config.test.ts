@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { configProblems } from './config-check.ts';
 import { loadManifests, one, REPO, renderChart } from './kit.ts';
 
@@ -37,12 +37,12 @@ describe('the configs the kit ships', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const [origin, text] of Object.entries(shipped)) {
-    it(`${origin}: passes the schema and cross-reference checks`, async () => {
+    test(`${origin}: passes the schema and cross-reference checks`, async () => {
       const { parse } = await import('yaml');
       assert.deepEqual(configProblems(parse(text)), []);
     });
 
-    it(`${origin}: passes voidkey config validate`, (t) => {
+    test(`${origin}: passes voidkey config validate`, (t) => {
       const file = join(dir, `${origin.replace(/\W+/g, '_')}.yaml`);
       writeFileSync(file, text);
       const result = validate(file);
@@ -55,7 +55,7 @@ describe('the configs the kit ships', () => {
     });
   }
 
-  it('refuses a config with an unknown field, so the checks can fail', () => {
+  test('refuses a config with an unknown field, so the checks can fail', () => {
     assert.deepEqual(
       configProblems({
         brokerIdp: { name: 'k', issuer: 'https://i', clientId: 'c' },

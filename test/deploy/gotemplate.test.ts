@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import { GoTemplates } from './gotemplate.ts';
 
 const render = (src: string, data: unknown = {}, helpers = '') => {
@@ -10,14 +10,14 @@ const render = (src: string, data: unknown = {}, helpers = '') => {
 };
 
 describe('the Go-template subset renderer used for the chart', () => {
-  it('trims whitespace on the marked side only, newlines included', () => {
+  test('trims whitespace on the marked side only, newlines included', () => {
     assert.equal(render('a\n  {{- "b" }}\n c'), 'ab\n c');
     assert.equal(render('a {{ "b" -}}\n\n c'), 'a bc');
     assert.equal(render('a\n{{/* comment */}}\nb'), 'a\n\nb');
     assert.equal(render('a\n{{- /* comment */ -}}\nb'), 'ab');
   });
 
-  it('follows text/template truthiness in if, with and range, rebinding the dot', () => {
+  test('follows text/template truthiness in if, with and range, rebinding the dot', () => {
     const data = { Values: { empty: {}, list: ['x', 'y'], zero: 0, name: 'n', m: { k: 'v' } } };
     assert.equal(render('{{ if .Values.empty }}A{{ else if .Values.zero }}B{{ else }}C{{ end }}', data), 'C');
     assert.equal(render('{{ with .Values.m }}{{ .k }}/{{ $.Values.name }}{{ end }}', data), 'v/n');
@@ -25,7 +25,7 @@ describe('the Go-template subset renderer used for the chart', () => {
     assert.equal(render('{{ range .Values.empty }}x{{ else }}none{{ end }}', data), 'none');
   });
 
-  it('implements the Sprig functions of the subset with Helm semantics', () => {
+  test('implements the Sprig functions of the subset with Helm semantics', () => {
     const data = { Values: { m: { b: 1, a: ['x'] }, s: 'abc-', n: 3000, t: '' } };
     assert.equal(render('{{ toYaml .Values.m | nindent 2 }}', data), '\n  b: 1\n  a:\n    - x');
     assert.equal(render('{{ .Values.s | trimSuffix "-" | quote }}', data), '"abc"');
@@ -36,12 +36,12 @@ describe('the Go-template subset renderer used for the chart', () => {
     assert.throws(() => render('{{ required "need t" .Values.t }}', data), /required: need t/);
   });
 
-  it('renders included defines with the data passed to include', () => {
+  test('renders included defines with the data passed to include', () => {
     const helpers = '{{- define "x.name" -}}{{ .Values.name | trunc 3 }}{{- end -}}';
     assert.equal(render('n={{ include "x.name" . }}', { Values: { name: 'voidkey' } }, helpers), 'n=voi');
   });
 
-  it('refuses what Helm would get wrong or what the subset lacks', () => {
+  test('refuses what Helm would get wrong or what the subset lacks', () => {
     assert.throws(() => render('{{ .Values.big }}', { Values: { big: 1000000 } }), /exponent form/);
     assert.throws(() => render('{{ .Values.a.b }}', { Values: {} }), /nil pointer/);
     assert.throws(() => render('{{ $x := 1 }}'), /outside the subset/);

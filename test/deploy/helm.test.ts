@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { configProblems, envVarsOf } from './config-check.ts';
 import { CHART, DEPLOY, ingressExposure, type K8s, one, renderChart, selects } from './kit.ts';
@@ -17,7 +17,7 @@ const kinds = (docs: K8s[]) => docs.map((d) => `${d.kind}/${d.metadata.name}`).s
 const containerOf = (docs: K8s[]) => one(docs, 'Deployment', 'voidkey').spec.template.spec.containers[0];
 
 describe('deploy/helm/voidkey', () => {
-  it('renders the broker, its Redis and their policies by default, and no monitoring objects', () => {
+  test('renders the broker, its Redis and their policies by default, and no monitoring objects', () => {
     const { docs } = renderChart(SECRETS);
     assert.deepEqual(kinds(docs), [
       'ConfigMap/voidkey',
@@ -36,7 +36,7 @@ describe('deploy/helm/voidkey', () => {
     ]);
   });
 
-  it('renders a config the schema accepts, with drainDelay 10000 and trustProxy 1', () => {
+  test('renders a config the schema accepts, with drainDelay 10000 and trustProxy 1', () => {
     const { docs } = renderChart(SECRETS);
     const text = one(docs, 'ConfigMap').data['config.yaml'];
     const config = parse(text);
@@ -47,7 +47,7 @@ describe('deploy/helm/voidkey', () => {
     for (const name of envVarsOf(text)) assert.ok(env.has(name), `config reads \${${name}}, env lacks it`);
   });
 
-  it('derives terminationGracePeriodSeconds from preStop, drainDelay and shutdownGracePeriod', () => {
+  test('derives terminationGracePeriodSeconds from preStop, drainDelay and shutdownGracePeriod', () => {
     const spec = one(renderChart(SECRETS).docs, 'Deployment', 'voidkey').spec.template.spec;
     assert.equal(spec.terminationGracePeriodSeconds, 5 + 10 + 15 + 10);
     assert.deepEqual(spec.containers[0].lifecycle.preStop.exec.command, ['sleep', '5']);
@@ -58,7 +58,7 @@ describe('deploy/helm/voidkey', () => {
     );
   });
 
-  it('probes /health/live and /health/ready on the http port that the Service targets', () => {
+  test('probes /health/live and /health/ready on the http port that the Service targets', () => {
     const { docs } = renderChart(SECRETS);
     const c = containerOf(docs);
     assert.deepEqual(c.ports, [{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
@@ -76,7 +76,7 @@ describe('deploy/helm/voidkey', () => {
     assert.ok(selects(one(docs, 'NetworkPolicy', 'voidkey').spec.podSelector.matchLabels, podLabels));
   });
 
-  it('runs the broker restricted: non-root, read-only, no capabilities, no API token, empty Role', () => {
+  test('runs the broker restricted: non-root, read-only, no capabilities, no API token, empty Role', () => {
     const { docs } = renderChart(SECRETS);
     const pod = one(docs, 'Deployment', 'voidkey').spec.template.spec;
     assert.equal(pod.automountServiceAccountToken, false);
@@ -89,7 +89,7 @@ describe('deploy/helm/voidkey', () => {
     assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
   });
 
-  it('scales 3 to 20 at 70% CPU and lets out DNS on UDP and TCP', () => {
+  test('scales 3 to 20 at 70% CPU and lets out DNS on UDP and TCP', () => {
     const { docs } = renderChart(SECRETS);
     const hpa = one(docs, 'HorizontalPodAutoscaler');
     assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [3, 20]);
@@ -102,7 +102,7 @@ describe('deploy/helm/voidkey', () => {
     assert.equal(one(fixed, 'Deployment', 'voidkey').spec.replicas, 3);
   });
 
-  it('renders ServiceMonitor and PrometheusRule when enabled, with the rules of alerts.yml', () => {
+  test('renders ServiceMonitor and PrometheusRule when enabled, with the rules of alerts.yml', () => {
     const { docs } = renderChart(ALL_ON);
     const sm = one(docs, 'ServiceMonitor');
     assert.equal(sm.spec.jobLabel, 'app.kubernetes.io/name');
@@ -114,7 +114,7 @@ describe('deploy/helm/voidkey', () => {
     assert.equal(one(docs, 'Ingress').spec.rules[0].http.paths[0].backend.service.name, 'voidkey');
   });
 
-  it('routes only /credentials and /health through the Ingress, never /metrics or /', () => {
+  test('routes only /credentials and /health through the Ingress, never /metrics or /', () => {
     const { docs, notes } = renderChart({
       ...ALL_ON,
       ingress: { enabled: true, hosts: [{ host: 'a.example' }, { host: 'b.example' }] },
@@ -142,7 +142,7 @@ describe('deploy/helm/voidkey', () => {
     );
   });
 
-  it('finds an Ingress that routes / or /metrics', () => {
+  test('finds an Ingress that routes / or /metrics', () => {
     const ingress = one(renderChart(ALL_ON).docs, 'Ingress');
     const withPath = (path: string, pathType: string) => ({
       ...ingress,
@@ -161,14 +161,14 @@ describe('deploy/helm/voidkey', () => {
     assert.ok(ingressExposure(withPath('/health', 'ImplementationSpecific')).exposed.includes('/healthz'));
   });
 
-  it("keeps the chart's alert copy identical to deploy/prometheus/alerts.yml", () => {
+  test("keeps the chart's alert copy identical to deploy/prometheus/alerts.yml", () => {
     assert.equal(
       readFileSync(join(CHART, 'files', 'alerts.yml'), 'utf8'),
       readFileSync(join(DEPLOY, 'prometheus', 'alerts.yml'), 'utf8'),
     );
   });
 
-  it('refuses to render without the secrets it needs', () => {
+  test('refuses to render without the secrets it needs', () => {
     assert.throws(() => renderChart({}), /secrets\.brokerClientSecret is required/);
     assert.throws(
       () => renderChart({ secrets: { brokerClientSecret: 'x' } }),
@@ -176,7 +176,7 @@ describe('deploy/helm/voidkey', () => {
     );
   });
 
-  it('uses an existing Secret instead of creating one', () => {
+  test('uses an existing Secret instead of creating one', () => {
     const { docs } = renderChart({ secrets: { existingSecret: 'vault-synced' } });
     assert.equal(
       docs.find((d) => d.kind === 'Secret'),
@@ -187,7 +187,7 @@ describe('deploy/helm/voidkey', () => {
     }
   });
 
-  it('points REDIS_URL at the in-cluster Redis, an external one, or none', () => {
+  test('points REDIS_URL at the in-cluster Redis, an external one, or none', () => {
     const env = (docs: K8s[]) => new Map(containerOf(docs).env.map((e: K8s) => [e.name, e.value]));
     assert.equal(
       env(renderChart(SECRETS).docs).get('REDIS_URL'),
@@ -201,7 +201,7 @@ describe('deploy/helm/voidkey', () => {
     assert.equal(parse(one(none.docs, 'ConfigMap').data['config.yaml']).redis, undefined);
   });
 
-  it('names objects RELEASE-voidkey, or RELEASE when that is voidkey', () => {
+  test('names objects RELEASE-voidkey, or RELEASE when that is voidkey', () => {
     const prod = renderChart(SECRETS, { Name: 'prod', Namespace: 'broker' });
     assert.ok(one(prod.docs, 'Deployment', 'prod-voidkey'));
     assert.equal(one(prod.docs, 'RoleBinding').subjects[0].namespace, 'broker');
@@ -209,7 +209,7 @@ describe('deploy/helm/voidkey', () => {
     assert.match(prod.notes, /scripts\/smoke-tests\.sh/);
   });
 
-  it('only references values that values.yaml declares', () => {
+  test('only references values that values.yaml declares', () => {
     const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
     const dir = join(CHART, 'templates');
     for (const f of readdirSync(dir)) {
@@ -221,7 +221,7 @@ describe('deploy/helm/voidkey', () => {
     }
   });
 
-  it('documents every value with a comment on it or on an enclosing key', () => {
+  test('documents every value with a comment on it or on an enclosing key', () => {
     const lines = readFileSync(join(CHART, 'values.yaml'), 'utf8').split('\n');
     const stack: Array<{ indent: number; documented: boolean }> = [];
     lines.forEach((line, i) => {

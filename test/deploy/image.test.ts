@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DEPLOY, REPO } from './kit.ts';
 
 const dockerfile = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
@@ -23,7 +23,7 @@ const runtime = stages[stages.length - 1] ?? [];
 const dockerignore = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n');
 
 describe('deploy/Dockerfile', () => {
-  it('builds in separate stages on the slim image of an LTS Node line', () => {
+  test('builds in separate stages on the slim image of an LTS Node line', () => {
     assert.ok(stages.length >= 2);
     const arg = /^ARG NODE_VERSION=(\d+)$/m.exec(dockerfile);
     assert.ok(arg, 'ARG NODE_VERSION');
@@ -32,7 +32,7 @@ describe('deploy/Dockerfile', () => {
     for (const s of stages) assert.match(s[0] as string, /^FROM node:\$\{NODE_VERSION\}-slim AS \w+$/);
   });
 
-  it('compiles with the full dependency set and ships production dependencies only', () => {
+  test('compiles with the full dependency set and ships production dependencies only', () => {
     const build = stages.find((s) => s.some((l) => l === 'RUN npm run build'));
     assert.ok(build?.some((l) => /^RUN npm ci\b/.test(l) && !l.includes('--omit=dev')));
     assert.ok(stages.slice(1).some((s) => s.some((l) => /^RUN npm ci --omit=dev\b/.test(l))));
@@ -41,7 +41,7 @@ describe('deploy/Dockerfile', () => {
     assert.ok(!runtime.some((l) => /^RUN npm (ci|install)/.test(l)), 'no npm install in the final stage');
   });
 
-  it('runs as the numeric non-root user 10001', () => {
+  test('runs as the numeric non-root user 10001', () => {
     const user = runtime.filter((l) => l.startsWith('USER '));
     assert.deepEqual(user, ['USER 10001:10001']);
     const userIndex = runtime.indexOf('USER 10001:10001');
@@ -51,7 +51,7 @@ describe('deploy/Dockerfile', () => {
     );
   });
 
-  it('checks /health/live with node, exposes 3000 and starts serve with /etc/voidkey/config.yaml', () => {
+  test('checks /health/live with node, exposes 3000 and starts serve with /etc/voidkey/config.yaml', () => {
     assert.ok(runtime.some((l) => /^HEALTHCHECK .*CMD \["node", "\/app\/healthcheck\.mjs"\]$/.test(l)));
     assert.match(readFileSync(join(DEPLOY, 'healthcheck.mjs'), 'utf8'), /\/health\/live/);
     assert.ok(runtime.includes('EXPOSE 3000'));
@@ -59,7 +59,7 @@ describe('deploy/Dockerfile', () => {
     assert.ok(runtime.includes('CMD ["serve", "--config", "/etc/voidkey/config.yaml"]'));
   });
 
-  it('copies only files that exist and that .dockerignore lets through', () => {
+  test('copies only files that exist and that .dockerignore lets through', () => {
     const copies = instructions.filter((l) => /^COPY /.test(l) && !l.includes('--from='));
     for (const line of copies) {
       for (const src of line.split(/\s+/).slice(1, -1)) {
@@ -71,7 +71,7 @@ describe('deploy/Dockerfile', () => {
     }
   });
 
-  it('keeps secrets, history and local state out of the build context', () => {
+  test('keeps secrets, history and local state out of the build context', () => {
     for (const entry of ['.git', 'node_modules', 'dist', 'backups', '.env', 'config/*', '**/*.pem']) {
       assert.ok(dockerignore.includes(entry), `.dockerignore lacks ${entry}`);
     }
@@ -103,12 +103,12 @@ describe('deploy/healthcheck.mjs', () => {
       );
     });
 
-  it('exits 0 when /health/live answers 200', async () => {
+  test('exits 0 when /health/live answers 200', async () => {
     status = 200;
     assert.equal(await probe(`${base}/health/live`), 0);
   });
 
-  it('exits 1 when /health/live answers 503 or nothing listens', async () => {
+  test('exits 1 when /health/live answers 503 or nothing listens', async () => {
     status = 503;
     assert.equal(await probe(`${base}/health/live`), 1);
     assert.equal(await probe('http://127.0.0.1:1/health/live'), 1);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { configProblems, envVarsOf } from './config-check.ts';
 import { DEPLOY, ingressExposure, type K8s, loadManifests, one, parseDocs, selects } from './kit.ts';
@@ -18,7 +18,7 @@ const configText = configMap.data['config.yaml'] as string;
 const config = parse(configText);
 
 describe('deploy/kubernetes manifests', () => {
-  it('parse, and every object has apiVersion, kind, name and the voidkey namespace', () => {
+  test('parse, and every object has apiVersion, kind, name and the voidkey namespace', () => {
     assert.ok(all.length >= 14);
     for (const o of all) {
       assert.ok(o.apiVersion && o.kind && o.metadata.name, JSON.stringify(o).slice(0, 80));
@@ -27,7 +27,7 @@ describe('deploy/kubernetes manifests', () => {
     }
   });
 
-  it('kustomization lists exactly the manifest files of the folder', () => {
+  test('kustomization lists exactly the manifest files of the folder', () => {
     const k = parse(readFileSync(join(DEPLOY, 'kubernetes', 'kustomization.yaml'), 'utf8'));
     const files = readdirSync(join(DEPLOY, 'kubernetes')).filter(
       (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml',
@@ -36,7 +36,7 @@ describe('deploy/kubernetes manifests', () => {
     assert.equal(k.namespace, 'voidkey');
   });
 
-  it('builds with kubectl kustomize into the same objects, when kubectl is installed', (t) => {
+  test('builds with kubectl kustomize into the same objects, when kubectl is installed', (t) => {
     if (!which('kubectl')) {
       t.skip('kubectl not installed');
       return;
@@ -47,12 +47,12 @@ describe('deploy/kubernetes manifests', () => {
     assert.deepEqual(built.sort(), all.map((o) => `${o.kind}/${o.metadata.name}`).sort());
   });
 
-  it('runs 3 replicas, rolling with no unavailable pod', () => {
+  test('runs 3 replicas, rolling with no unavailable pod', () => {
     assert.equal(deployment.spec.replicas, 3);
     assert.deepEqual(deployment.spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
   });
 
-  it('serves on container port 3000 named http, which the Service targets', () => {
+  test('serves on container port 3000 named http, which the Service targets', () => {
     assert.deepEqual(container.ports, [{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
     assert.deepEqual(
       container.env.find((e: { name: string }) => e.name === 'PORT'),
@@ -67,13 +67,13 @@ describe('deploy/kubernetes manifests', () => {
     );
   });
 
-  it('probes liveness and startup on /health/live and readiness on /health/ready', () => {
+  test('probes liveness and startup on /health/live and readiness on /health/ready', () => {
     assert.deepEqual(container.livenessProbe.httpGet, { path: '/health/live', port: 'http' });
     assert.deepEqual(container.startupProbe.httpGet, { path: '/health/live', port: 'http' });
     assert.deepEqual(container.readinessProbe.httpGet, { path: '/health/ready', port: 'http' });
   });
 
-  it('runs non-root with a read-only root filesystem, no capabilities and RuntimeDefault seccomp', () => {
+  test('runs non-root with a read-only root filesystem, no capabilities and RuntimeDefault seccomp', () => {
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
     const sc = container.securityContext;
@@ -88,12 +88,12 @@ describe('deploy/kubernetes manifests', () => {
     );
   });
 
-  it('sets resource requests and limits', () => {
+  test('sets resource requests and limits', () => {
     assert.ok(container.resources.requests.cpu && container.resources.requests.memory);
     assert.ok(container.resources.limits.memory);
   });
 
-  it('spreads pods across zones and hosts', () => {
+  test('spreads pods across zones and hosts', () => {
     const keys = pod.topologySpreadConstraints.map((t: { topologyKey: string }) => t.topologyKey);
     assert.deepEqual(keys, ['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
     for (const t of pod.topologySpreadConstraints) {
@@ -101,7 +101,7 @@ describe('deploy/kubernetes manifests', () => {
     }
   });
 
-  it('gives the pod longer to stop than preStop + drainDelay + shutdownGracePeriod', () => {
+  test('gives the pod longer to stop than preStop + drainDelay + shutdownGracePeriod', () => {
     const [cmd, seconds] = container.lifecycle.preStop.exec.command;
     assert.equal(cmd, 'sleep');
     assert.equal(config.server.drainDelay, 10000);
@@ -112,7 +112,7 @@ describe('deploy/kubernetes manifests', () => {
     );
   });
 
-  it('mounts the ConfigMap at /etc/voidkey and starts serve with that config', () => {
+  test('mounts the ConfigMap at /etc/voidkey and starts serve with that config', () => {
     assert.deepEqual(container.args, ['serve', '--config', '/etc/voidkey/config.yaml']);
     const mount = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/etc/voidkey');
     const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
@@ -120,13 +120,13 @@ describe('deploy/kubernetes manifests', () => {
     assert.deepEqual(volume.configMap.items, [{ key: 'config.yaml', path: 'config.yaml' }]);
   });
 
-  it('ships a config the schema accepts, with trustProxy 1 and drainDelay 10000', () => {
+  test('ships a config the schema accepts, with trustProxy 1 and drainDelay 10000', () => {
     assert.deepEqual(configProblems(config), []);
     assert.equal(config.server.trustProxy, 1);
     assert.equal(config.redis.url, '${REDIS_URL}');
   });
 
-  it('defines every ${VAR} of the config in the container env, secrets from the Secret', () => {
+  test('defines every ${VAR} of the config in the container env, secrets from the Secret', () => {
     const secret = one(all, 'Secret');
     const env = new Map<string, K8s>(container.env.map((e: K8s) => [e.name, e]));
     for (const name of envVarsOf(configText))
@@ -138,7 +138,7 @@ describe('deploy/kubernetes manifests', () => {
     assert.match(env.get('REDIS_URL')?.value, /^redis:\/\/:\$\(REDIS_PASSWORD\)@voidkey-redis:6379\/0$/);
   });
 
-  it('keeps the ServiceAccount token out of the pod and grants the broker nothing', () => {
+  test('keeps the ServiceAccount token out of the pod and grants the broker nothing', () => {
     const sa = one(all, 'ServiceAccount');
     assert.equal(sa.automountServiceAccountToken, false);
     assert.equal(pod.automountServiceAccountToken, false);
@@ -149,7 +149,7 @@ describe('deploy/kubernetes manifests', () => {
     assert.deepEqual(rb.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'voidkey' }]);
   });
 
-  it('autoscales the Deployment from 3 to 20 pods at 70% CPU', () => {
+  test('autoscales the Deployment from 3 to 20 pods at 70% CPU', () => {
     const hpa = one(all, 'HorizontalPodAutoscaler');
     assert.equal(hpa.apiVersion, 'autoscaling/v2');
     assert.equal(hpa.spec.scaleTargetRef.name, deployment.metadata.name);
@@ -161,13 +161,13 @@ describe('deploy/kubernetes manifests', () => {
     });
   });
 
-  it('lets voluntary disruptions take one broker pod at a time', () => {
+  test('lets voluntary disruptions take one broker pod at a time', () => {
     const pdb = one(all, 'PodDisruptionBudget');
     assert.equal(pdb.spec.maxUnavailable, 1);
     assert.ok(selects(pdb.spec.selector.matchLabels, deployment.spec.template.metadata.labels));
   });
 
-  it('admits traffic on the service port only and lets out DNS, Redis and HTTPS', () => {
+  test('admits traffic on the service port only and lets out DNS, Redis and HTTPS', () => {
     const np = one(all, 'NetworkPolicy', 'voidkey');
     assert.ok(selects(np.spec.podSelector.matchLabels, deployment.spec.template.metadata.labels));
     assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
@@ -177,7 +177,7 @@ describe('deploy/kubernetes manifests', () => {
     assert.deepEqual(out.sort(), ['TCP/443', 'TCP/53', 'TCP/6379', 'UDP/53']);
   });
 
-  it('runs Redis with noeviction, no persistence, reachable from broker pods only', () => {
+  test('runs Redis with noeviction, no persistence, reachable from broker pods only', () => {
     const redis = one(all, 'Deployment', 'voidkey-redis').spec.template.spec;
     const args: string[] = redis.containers[0].args;
     assert.equal(args[args.indexOf('--maxmemory-policy') + 1], 'noeviction');
@@ -191,7 +191,7 @@ describe('deploy/kubernetes manifests', () => {
     assert.ok(selects(from, deployment.spec.template.metadata.labels));
   });
 
-  it('exposes only /credentials and /health through the Ingress, never /metrics or /', () => {
+  test('exposes only /credentials and /health through the Ingress, never /metrics or /', () => {
     const ingress = one(all, 'Ingress');
     assert.deepEqual(ingressExposure(ingress), { missing: [], exposed: [] });
     const service = one(all, 'Service', 'voidkey');
@@ -204,7 +204,7 @@ describe('deploy/kubernetes manifests', () => {
     assert.equal(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size'], '64k');
   });
 
-  it('holds the namespace to the restricted Pod Security Standard', () => {
+  test('holds the namespace to the restricted Pod Security Standard', () => {
     assert.equal(one(all, 'Namespace').metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
   });
 });

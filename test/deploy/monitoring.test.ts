@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { BROKER_METRICS, DEFAULT_METRICS, DEPLOY, knownMetricNames, metricNamesIn } from './kit.ts';
 
@@ -56,7 +56,7 @@ const balanced = (expr: string) => {
 };
 
 describe('metric name extraction', () => {
-  it('finds metric names and ignores functions, labels, ranges and numbers', () => {
+  test('finds metric names and ignores functions, labels, ranges and numbers', () => {
     const expr =
       'histogram_quantile(0.95, sum by (le, route) (rate(http_request_duration_seconds_bucket{job="x", route!="a_b"}[5m]))) > 2 and up == 1';
     assert.deepEqual(metricNamesIn(expr), ['http_request_duration_seconds_bucket', 'up']);
@@ -67,7 +67,7 @@ describe('metric name extraction', () => {
 });
 
 describe('deploy/prometheus/alerts.yml', () => {
-  it('gives every rule an expression, a severity and a summary', () => {
+  test('gives every rule an expression, a severity and a summary', () => {
     assert.ok(rules.length >= 7);
     for (const r of rules) {
       assert.ok(r.alert && r.expr, JSON.stringify(r));
@@ -78,7 +78,7 @@ describe('deploy/prometheus/alerts.yml', () => {
     assert.equal(new Set(rules.map((r) => r.alert)).size, rules.length);
   });
 
-  it('uses only metric names the broker exposes, with their own labels', () => {
+  test('uses only metric names the broker exposes, with their own labels', () => {
     const known = knownMetricNames();
     for (const r of rules) {
       const names = metricNamesIn(r.expr);
@@ -88,7 +88,7 @@ describe('deploy/prometheus/alerts.yml', () => {
     }
   });
 
-  it('covers broker down, 5xx rate, p95 latency, mint failures, JWKS, broker token and audit failures', () => {
+  test('covers broker down, 5xx rate, p95 latency, mint failures, JWKS, broker token and audit failures', () => {
     const find = (re: RegExp) => rules.filter((r) => re.test(r.expr.replace(/\s+/g, ' ')));
     assert.ok(find(/^up\{job="voidkey"\} == 0$/).length === 1, 'broker down');
     assert.ok(find(/http_requests_total\{[^}]*status_code=~"5\.\."/).length === 1, '5xx error rate');
@@ -111,14 +111,14 @@ describe('deploy/prometheus/alerts.yml', () => {
 });
 
 describe('deploy/grafana/voidkey-dashboard.json', () => {
-  it('is a dashboard with a stable uid and panels with queries', () => {
+  test('is a dashboard with a stable uid and panels with queries', () => {
     assert.equal(dashboard.uid, 'voidkey-broker');
     assert.ok(dashboardExprs.length >= 15);
     for (const { title, expr } of dashboardExprs)
       assert.ok(balanced(expr), `${title}: unbalanced parentheses`);
   });
 
-  it('uses only metric names the broker exposes, with their own labels', () => {
+  test('uses only metric names the broker exposes, with their own labels', () => {
     const known = knownMetricNames();
     for (const { title, expr } of dashboardExprs) {
       for (const n of metricNamesIn(expr)) assert.ok(known.has(n), `${title}: unknown metric ${n}`);
@@ -126,7 +126,7 @@ describe('deploy/grafana/voidkey-dashboard.json', () => {
     }
   });
 
-  it('charts every broker metric and the process metrics', () => {
+  test('charts every broker metric and the process metrics', () => {
     const used = new Set(
       dashboardExprs.flatMap(({ expr }) =>
         metricNamesIn(expr).map((n) => n.replace(/_(bucket|sum|count)$/, '')),

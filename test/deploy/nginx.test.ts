@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import { DEPLOY, PRIVATE_PATHS, PUBLIC_PATHS } from './kit.ts';
 
 const conf = readFileSync(join(DEPLOY, 'nginx', 'voidkey.conf'), 'utf8');
@@ -45,7 +45,7 @@ const proxied = (locations: Location[], uri: string) =>
   /\bproxy_pass\b/.test(pick(locations, uri)?.body ?? '');
 
 describe('deploy/nginx/voidkey.conf', () => {
-  it('proxies only /credentials/ and /health to the broker, never /metrics or /', () => {
+  test('proxies only /credentials/ and /health to the broker, never /metrics or /', () => {
     const locations = locationsOf(code);
     assert.ok(locations.length >= 2);
     assert.deepEqual(
@@ -63,7 +63,7 @@ describe('deploy/nginx/voidkey.conf', () => {
     assert.ok(proxied(open, '/') && proxied(open, '/metrics/') && !proxied(open, '/metrics'));
   });
 
-  it('logs no query string, no request line and no Authorization header', () => {
+  test('logs no query string, no request line and no Authorization header', () => {
     assert.ok(logFormats.length >= 1);
     for (const f of logFormats) {
       assert.doesNotMatch(f.body as string, /\$request(?![_a-z])|\$request_uri|\$args|\$arg_|\$query_string/);
@@ -77,7 +77,7 @@ describe('deploy/nginx/voidkey.conf', () => {
       assert.ok(l === 'off' || safe.has(l?.split(/\s+/)[1]), `access_log ${l} uses an unsafe format`);
   });
 
-  it('terminates TLS 1.2 and 1.3 only', () => {
+  test('terminates TLS 1.2 and 1.3 only', () => {
     assert.deepEqual(directives('ssl_protocols'), ['TLSv1.2 TLSv1.3']);
     assert.ok(
       directives('listen').every((l) => /\bssl\b/.test(l as string)),
@@ -85,13 +85,13 @@ describe('deploy/nginx/voidkey.conf', () => {
     );
   });
 
-  it('forwards the client address as one proxy hop, matching server.trustProxy: 1', () => {
+  test('forwards the client address as one proxy hop, matching server.trustProxy: 1', () => {
     assert.deepEqual(directives('proxy_set_header X-Forwarded-For'), ['$proxy_add_x_forwarded_for']);
     assert.match(conf, /trustProxy: 1/);
     assert.deepEqual(directives('proxy_pass'), ['http://voidkey_broker']);
   });
 
-  it('caps bodies at 64k like server.bodyLimit and bounds every timeout', () => {
+  test('caps bodies at 64k like server.bodyLimit and bounds every timeout', () => {
     assert.deepEqual(directives('client_max_body_size'), ['64k']);
     for (const t of [
       'proxy_connect_timeout',
@@ -103,7 +103,7 @@ describe('deploy/nginx/voidkey.conf', () => {
     }
   });
 
-  it('is accepted by nginx -t when nginx and openssl are installed', (t) => {
+  test('is accepted by nginx -t when nginx and openssl are installed', (t) => {
     const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
     if (!has('nginx') || !has('openssl')) {
       t.skip('nginx or openssl not installed');

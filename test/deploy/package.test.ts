@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { CHART, REPO } from './kit.ts';
 
@@ -49,18 +49,18 @@ describe('the npm package', () => {
     shipped = new Set(info?.files.map((f) => f.path));
   });
 
-  it('holds the built CLI its bin names (run npm run build first)', () => {
+  test('holds the built CLI its bin names (run npm run build first)', () => {
     for (const bin of Object.values(pkg.bin) as string[]) assert.ok(shipped.has(posix.normalize(bin)), bin);
   });
 
-  it('ships no source map or map reference that points at a file it does not ship', () => {
+  test('ships no source map or map reference that points at a file it does not ship', () => {
     assert.deepEqual(
       danglingMaps(shipped, (f) => readFileSync(join(REPO, f), 'utf8')),
       [],
     );
   });
 
-  it('finds a map that names src/ and a sourceMappingURL to a missing map', () => {
+  test('finds a map that names src/ and a sourceMappingURL to a missing map', () => {
     const files: Record<string, string> = {
       'dist/a.js': 'x;\n//# sourceMappingURL=a.js.map\n',
       'dist/a.js.map': JSON.stringify({ version: 3, sources: ['../src/a.ts'] }),
@@ -73,7 +73,7 @@ describe('the npm package', () => {
     ]);
   });
 
-  it('ships the Apache License 2.0 text that package.json names', () => {
+  test('ships the Apache License 2.0 text that package.json names', () => {
     assert.equal(pkg.license, 'Apache-2.0');
     assert.ok(shipped.has('LICENSE'));
     const text = readFileSync(join(REPO, 'LICENSE'), 'utf8');
@@ -89,7 +89,7 @@ describe('the npm package', () => {
       assert.ok(text.includes(part), part);
   });
 
-  it('names one repository in package.json, the chart, the image and the Action references', () => {
+  test('names one repository in package.json, the chart, the image and the Action references', () => {
     const repo = 'voidkey/voidkey';
     assert.deepEqual(pkg.repository, { type: 'git', url: `git+https://github.com/${repo}.git` });
     assert.equal(pkg.homepage, `https://github.com/${repo}#readme`);

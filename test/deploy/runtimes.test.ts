@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { DEPLOY, REPO } from './kit.ts';
 
@@ -23,13 +23,13 @@ function imageMajor(): number {
 }
 
 describe('supported Node lines', () => {
-  it('the Action sets up the same major as the Docker image', () => {
+  test('the Action sets up the same major as the Docker image', () => {
     const setup = action.runs.steps.filter((s) => s.uses?.startsWith('actions/setup-node@'));
     assert.equal(setup.length, 1);
     assert.equal(String(setup[0]?.with?.['node-version']), String(imageMajor()));
   });
 
-  it('engines declares Node 22 or later, and the Dockerfile states that floor', () => {
+  test('engines declares Node 22 or later, and the Dockerfile states that floor', () => {
     assert.equal(pkg.engines.node, '>=22');
     const stated = /supports Node\.js >= (\d+)/.exec(dockerfile);
     assert.ok(stated, 'the Dockerfile states the supported floor');

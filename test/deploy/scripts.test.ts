@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { REPO } from './kit.ts';
 import { BASE_TOOLS, runScript, toolDir, which } from './shell.ts';
 
@@ -79,7 +79,7 @@ function fakeBroker(b: Behaviour, seen: Seen[]): Server {
 }
 
 describe('deployment scripts', () => {
-  it('pass bash -n and answer --help with usage and exit 0', async () => {
+  test('pass bash -n and answer --help with usage and exit 0', async () => {
     for (const s of SCRIPTS) {
       assert.equal(spawnSync('bash', ['-n', join(REPO, 'scripts', s)]).status, 0, `${s}: bash -n`);
       const r = await runScript(s, ['--help']);
@@ -88,7 +88,7 @@ describe('deployment scripts', () => {
     }
   });
 
-  it('pass shellcheck at warning level, when shellcheck is installed', (t) => {
+  test('pass shellcheck at warning level, when shellcheck is installed', (t) => {
     if (!which('shellcheck')) {
       t.skip('shellcheck not installed');
       return;
@@ -103,7 +103,7 @@ describe('deployment scripts', () => {
     assert.equal(r.status, 0, r.stdout);
   });
 
-  it('exit 2 with a usage message when the URL is missing', async () => {
+  test('exit 2 with a usage message when the URL is missing', async () => {
     for (const s of ['smoke-tests.sh', 'integration-tests.sh']) {
       const r = await runScript(s, [], { env: { VOIDKEY_BROKER_URL: '' } });
       assert.equal(r.code, 2, s);
@@ -134,7 +134,7 @@ describe('scripts against a fake broker', () => {
     Object.assign(behaviour, { healthStatus: 200, mintWwwAuth: true, keys: ['AWS_DEPLOY', 'OTHER'] });
   });
 
-  it('smoke-tests.sh passes against a healthy broker and sends a bad token to mint', async (t) => {
+  test('smoke-tests.sh passes against a healthy broker and sends a bad token to mint', async (t) => {
     if (!which('curl')) t.skip('curl not installed');
     const r = await runScript('smoke-tests.sh', [url]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -147,7 +147,7 @@ describe('scripts against a fake broker', () => {
     assert.deepEqual(JSON.parse(mint?.body ?? ''), { keys: ['SMOKE_TEST'] });
   });
 
-  it('smoke-tests.sh fails when /health answers 500', async () => {
+  test('smoke-tests.sh fails when /health answers 500', async () => {
     behaviour.healthStatus = 500;
     const r = await runScript('smoke-tests.sh', [url]);
     assert.equal(r.code, 1);
@@ -155,7 +155,7 @@ describe('scripts against a fake broker', () => {
     assert.match(r.stdout, /smoke tests FAILED: 1 of 5 checks failed/);
   });
 
-  it('smoke-tests.sh fails when the 401 lacks WWW-Authenticate', async () => {
+  test('smoke-tests.sh fails when the 401 lacks WWW-Authenticate', async () => {
     behaviour.mintWwwAuth = false;
     const r = await runScript('smoke-tests.sh', [url]);
     assert.equal(r.code, 1);
@@ -165,7 +165,7 @@ describe('scripts against a fake broker', () => {
     );
   });
 
-  it('smoke-tests.sh falls back to node when curl is missing', async () => {
+  test('smoke-tests.sh falls back to node when curl is missing', async () => {
     const r = await runScript('smoke-tests.sh', [url], { env: { PATH: noCurl.bin } });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /smoke tests passed: 5 checks/);
@@ -173,13 +173,13 @@ describe('scripts against a fake broker', () => {
     assert.equal((await runScript('smoke-tests.sh', [url], { env: { PATH: noCurl.bin } })).code, 1);
   });
 
-  it('smoke-tests.sh fails with a clear line when nothing listens', async () => {
+  test('smoke-tests.sh fails with a clear line when nothing listens', async () => {
     const r = await runScript('smoke-tests.sh', ['http://127.0.0.1:1', '--timeout', '2']);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^FAIL - cannot reach http:\/\/127\.0\.0\.1:1/m);
   });
 
-  it('integration-tests.sh mints the first listed key and prints neither token nor credential', async () => {
+  test('integration-tests.sh mints the first listed key and prints neither token nor credential', async () => {
     const r = await runScript('integration-tests.sh', [url], {
       env: { VOIDKEY_OIDC_TOKEN: TOKEN, VOIDKEY_KEYS: '' },
     });
@@ -193,7 +193,7 @@ describe('scripts against a fake broker', () => {
     }
   });
 
-  it('integration-tests.sh mints $VOIDKEY_KEYS with a duration, also through node', async () => {
+  test('integration-tests.sh mints $VOIDKEY_KEYS with a duration, also through node', async () => {
     const env = { VOIDKEY_OIDC_TOKEN: TOKEN, VOIDKEY_KEYS: 'A, B_2', PATH: noCurl.bin };
     const r = await runScript('integration-tests.sh', ['--duration', '900', url], { env });
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -202,7 +202,7 @@ describe('scripts against a fake broker', () => {
     assert.ok(!r.stdout.includes(SECRET));
   });
 
-  it('integration-tests.sh fails on a refused token, naming the error code only', async () => {
+  test('integration-tests.sh fails on a refused token, naming the error code only', async () => {
     const r = await runScript('integration-tests.sh', [url], {
       env: { VOIDKEY_OIDC_TOKEN: 'wrong-token-value' },
     });
@@ -214,7 +214,7 @@ describe('scripts against a fake broker', () => {
     assert.ok(!r.stdout.includes('wrong-token-value'));
   });
 
-  it('smoke-tests.sh takes an environment name, resolved from $VOIDKEY_URL_<NAME>', async () => {
+  test('smoke-tests.sh takes an environment name, resolved from $VOIDKEY_URL_<NAME>', async () => {
     const r = await runScript('smoke-tests.sh', ['staging'], { env: { VOIDKEY_URL_STAGING: `${url}/` } });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(
@@ -226,7 +226,7 @@ describe('scripts against a fake broker', () => {
     assert.equal(dashed.code, 0, dashed.stdout + dashed.stderr);
   });
 
-  it('integration-tests.sh takes an environment name from the environments file', async () => {
+  test('integration-tests.sh takes an environment name from the environments file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'voidkey-envs-'));
     try {
       const file = join(dir, 'environments.env');
@@ -260,7 +260,7 @@ describe('scripts against a fake broker', () => {
     }
   });
 
-  it('both scripts name what to set when an environment is unknown, and refuse a non-URL value', async () => {
+  test('both scripts name what to set when an environment is unknown, and refuse a non-URL value', async () => {
     for (const s of ['smoke-tests.sh', 'integration-tests.sh']) {
       const r = await runScript(s, ['staging'], {
         env: { VOIDKEY_URL_STAGING: '', VOIDKEY_ENVIRONMENTS_FILE: undefined, VOIDKEY_OIDC_TOKEN: TOKEN },
@@ -278,7 +278,7 @@ describe('scripts against a fake broker', () => {
     assert.equal(seen.length, 0);
   });
 
-  it('integration-tests.sh refuses to run without a token or with a bad key name', async () => {
+  test('integration-tests.sh refuses to run without a token or with a bad key name', async () => {
     const none = await runScript('integration-tests.sh', [url], { env: { VOIDKEY_OIDC_TOKEN: '' } });
     assert.equal(none.code, 2);
     assert.match(none.stderr, /no client token/);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -119,16 +119,16 @@ export function brokenLinks(file: string, text: string): string[] {
 }
 
 describe('README.md and docs/', () => {
-  it('finds the files it checks', () => {
+  test('finds the files it checks', () => {
     assert.ok(MARKDOWN.length >= 10, MARKDOWN.map(rel).join(', '));
   });
 
-  it('have no relative link to a missing file or heading', () => {
+  test('have no relative link to a missing file or heading', () => {
     const problems = MARKDOWN.flatMap((f) => brokenLinks(f, readFileSync(f, 'utf8')));
     assert.deepEqual(problems, []);
   });
 
-  it('link checking catches a missing file, a missing anchor and a link out of the repository', () => {
+  test('link checking catches a missing file, a missing anchor and a link out of the repository', () => {
     const file = join(REPO, 'docs', 'probe.md');
     const text = [
       '# Probe',
@@ -157,7 +157,7 @@ describe('README.md and docs/', () => {
       );
   });
 
-  it('cite no file outside the repository (no SPEC, no ../shared), in src/ as well', () => {
+  test('cite no file outside the repository (no SPEC, no ../shared), in src/ as well', () => {
     const files = [...MARKDOWN, ...walk(join(REPO, 'src'), () => true)];
     const hits: string[] = [];
     for (const f of files) {
@@ -171,7 +171,7 @@ describe('README.md and docs/', () => {
     assert.deepEqual(hits, []);
   });
 
-  it('carry no editing remarks', () => {
+  test('carry no editing remarks', () => {
     const remark =
       /<!--|\bTODO\b|\bFIXME\b|\bTBD\b|\bXXX\b|\((?:new|changed|updated|edited|moved)\)|\b(?:NEW|UPDATED|CHANGED|EDITED):/i;
     const hits: string[] = [];
@@ -185,7 +185,7 @@ describe('README.md and docs/', () => {
     assert.deepEqual(hits, []);
   });
 
-  it('use $VOIDKEY_OIDC_TOKEN for the client token in shell examples', () => {
+  test('use $VOIDKEY_OIDC_TOKEN for the client token in shell examples', () => {
     const hits: string[] = [];
     for (const f of MARKDOWN) {
       const code = codeBlocks(readFileSync(f, 'utf8'));

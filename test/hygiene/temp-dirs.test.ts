@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,7 +62,7 @@ function leftBehind(file: string): string[] {
 }
 
 describe('temporary directories', () => {
-  it('every test, bench and source file that makes one also removes one', () => {
+  test('every test, bench and source file that makes one also removes one', () => {
     const files = [...sources('test'), ...sources('bench'), ...sources('src')].map((name) => ({
       name,
       text: readFileSync(join(REPO, name), 'utf8'),
@@ -71,7 +71,7 @@ describe('temporary directories', () => {
     assert.deepEqual(leakers(files), []);
   });
 
-  it('the check finds a file that makes one and never removes it', () => {
+  test('the check finds a file that makes one and never removes it', () => {
     const made = "const dir = mkdtempSync(join(tmpdir(), 'x-'));";
     assert.deepEqual(
       leakers(
@@ -89,7 +89,7 @@ describe('temporary directories', () => {
   });
 
   for (const file of ['test/core/broker-token-request.test.ts', 'test/core/config/gcp-checks.test.ts']) {
-    it(`${file} leaves the temp directory as it found it`, () => {
+    test(`${file} leaves the temp directory as it found it`, () => {
       assert.deepEqual(leftBehind(file), []);
     });
   }
