@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import type { LoggingConfig } from '../../core/config/schema.ts';
 import { parseSize } from '../../core/config/size.ts';
 import type { Logger } from '../../core/types.ts';
-import { escapeControlsDeep } from '../log-text.ts';
+import { escapeControlsDeep } from '../logger.ts';
 import type { BrokerMetrics } from '../metrics.ts';
 import type { AuditEvent } from './events.ts';
 import { type AuditFileStatus, openAuditFile } from './file.ts';
