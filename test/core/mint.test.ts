@@ -12,7 +12,10 @@ import {
 import type { MintError, ReplayGuard } from '../../src/core/mint/index.ts';
 import type { VerifiedToken } from '../../src/core/types.ts';
 import {
+  branchDenyRule,
+  callerOf,
   defaultOutput,
+  errorOf,
   MAIN_SUBJECT,
   NOW,
   providerOf,
@@ -24,8 +27,8 @@ import {
 
 const signal = () => AbortSignal.timeout(5000);
 
-async function mainCaller(w: ReturnType<typeof world>): Promise<VerifiedToken> {
-  return w.broker.authenticate(TOKENS.main, signal());
+function mainCaller(w: ReturnType<typeof world>): Promise<VerifiedToken> {
+  return callerOf(w, TOKENS.main);
 }
 
 function totalMintCalls(w: ReturnType<typeof world>): number {
@@ -54,11 +57,11 @@ describe('mint use case', () => {
       { keys: ['AWS_READ', 'MINIO_STORAGE', 'GCP_DEPLOY', 'AZURE_DEPLOY'] },
       signal(),
     );
-    assert.deepEqual(Object.keys(response.credentials.AWS_READ ?? {}), [
-      'AWS_ACCESS_KEY_ID',
-      'AWS_SECRET_ACCESS_KEY',
-      'AWS_SESSION_TOKEN',
-    ]);
+    assert.deepEqual(response.credentials.AWS_READ, {
+      AWS_ACCESS_KEY_ID: 'AKIAAWS_READ',
+      AWS_SECRET_ACCESS_KEY: 'secret-AWS_READ',
+      AWS_SESSION_TOKEN: 'session-AWS_READ',
+    });
     assert.deepEqual(response.credentials.MINIO_STORAGE, {
       MINIO_ACCESS_KEY: 'AKIAMINIO_STORAGE',
       MINIO_SECRET_KEY: 'secret-MINIO_STORAGE',
@@ -74,13 +77,20 @@ describe('mint use case', () => {
     ]);
   });
 
-  test('answers the earliest expiry, each key’s expiry, the subject and the issue time', async () => {
+  test('answers the credentials, the earliest expiry, the subject, the issue time and each key’s expiry', async () => {
     const w = world();
     const { response } = await w.broker.mint(
       await mainCaller(w),
       { keys: ['AWS_READ', 'AWS_DEPLOY'] },
       signal(),
     );
+    assert.deepEqual(Object.keys(response), [
+      'credentials',
+      'expiresAt',
+      'subject',
+      'issuedAt',
+      'keyExpiresAt',
+    ]);
     assert.equal(response.subject, MAIN_SUBJECT);
     assert.equal(response.issuedAt, NOW.toISOString());
     assert.deepEqual(response.keyExpiresAt, {
@@ -120,32 +130,44 @@ describe('mint use case', () => {
 
   test('refuses with every denied key before any upstream call', async () => {
     const w = world();
-    await assert.rejects(
-      w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'NOPE', 'AWS_READ', 'ALSO_NOPE'] }, signal()),
-      (err: unknown) => err instanceof ForbiddenError && err.deniedKeys.join() === 'NOPE,ALSO_NOPE',
+    const caller = await mainCaller(w);
+    const error = await errorOf(() =>
+      w.broker.mint(caller, { keys: ['AWS_DEPLOY', 'NOPE', 'AWS_READ', 'ALSO_NOPE'] }, signal()),
     );
+    assert.ok(error instanceof ForbiddenError);
+    assert.deepEqual(error.details, {
+      deniedKeys: ['NOPE', 'ALSO_NOPE'],
+      reasons: { NOPE: 'key_not_granted', ALSO_NOPE: 'key_not_granted' },
+    });
     assert.equal(totalMintCalls(w), 0);
     assert.deepEqual(w.brokerTokens.calls, []);
   });
 
-  test('gives nothing to a configured subject presented by another IdP', async () => {
+  /** Asserts that the holder of `token`, matching no identity, is refused `key` with no_identity_matched. */
+  async function refusedWithoutIdentity(token: string, key: string) {
     const w = world();
-    const gitlab = await w.broker.authenticate(TOKENS.gitlabMain, signal());
-    await assert.rejects(
-      w.broker.mint(gitlab, { keys: ['AWS_DEPLOY'] }, signal()),
-      (err: unknown) => err instanceof ForbiddenError && err.deniedKeys.join() === 'AWS_DEPLOY',
-    );
+    const caller = await callerOf(w, token);
+    const error = await errorOf(() => w.broker.mint(caller, { keys: [key] }, signal()));
+    assert.ok(error instanceof ForbiddenError);
+    assert.deepEqual(error.details, { deniedKeys: [key], reasons: { [key]: 'no_identity_matched' } });
     assert.equal(totalMintCalls(w), 0);
-  });
+  }
 
-  test('refuses a duration above a key’s maximum with 400 and mints nothing', async () => {
+  test('gives nothing to a configured subject presented by another IdP', () =>
+    refusedWithoutIdentity(TOKENS.gitlabMain, 'AWS_DEPLOY'));
+
+  test('gives nothing to a verified subject without any identity', () =>
+    refusedWithoutIdentity(TOKENS.stranger, 'AWS_READ'));
+
+  test('refuses a duration above a key’s maximum with 400 naming key and maximum, and mints nothing', async () => {
     const w = world();
-    await assert.rejects(
-      w.broker.mint(await mainCaller(w), { keys: ['AWS_READ', 'AWS_DEPLOY'], duration: 3600 }, signal()),
-      (err: unknown) =>
-        err instanceof InvalidRequestError &&
-        /exceeds the maximum of 1800 s for key AWS_DEPLOY/.test(err.message),
+    const caller = await mainCaller(w);
+    const error = await errorOf(() =>
+      w.broker.mint(caller, { keys: ['AWS_READ', 'AWS_DEPLOY'], duration: 3600 }, signal()),
     );
+    assert.ok(error instanceof InvalidRequestError);
+    assert.equal(error.message, 'Requested duration 3600 s exceeds the maximum of 1800 s for key AWS_DEPLOY');
+    assert.deepEqual(error.details, { key: 'AWS_DEPLOY', maxDuration: 1800 });
     assert.equal(totalMintCalls(w), 0);
     assert.deepEqual(w.brokerTokens.calls, []);
   });
@@ -221,12 +243,10 @@ describe('mint use case', () => {
     };
     providerOf(w, 'aws-prod').behaviour = refuse;
     providerOf(w, 'minio-local').behaviour = refuse;
-    const error = await w.broker
-      .mint(await mainCaller(w), { keys: ['AWS_DEPLOY', 'AWS_READ', 'MINIO_STORAGE'] }, signal())
-      .then(
-        () => assert.fail('resolved'),
-        (e: unknown) => e,
-      );
+    const caller = await mainCaller(w);
+    const error = await errorOf(() =>
+      w.broker.mint(caller, { keys: ['AWS_DEPLOY', 'AWS_READ', 'MINIO_STORAGE'] }, signal()),
+    );
     assert.ok(error instanceof MintFailedError);
     assert.equal(error.status, 502);
     assert.deepEqual(error.details, {
@@ -300,11 +320,8 @@ describe('a single key that fails', () => {
     providerOf(w, 'aws-prod').behaviour = async () => {
       throw failure;
     };
-    const error = await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY'] }, signal()).then(
-      () => assert.fail('resolved'),
-      (e: unknown) => e,
-    );
-    return error;
+    const caller = await mainCaller(w);
+    return errorOf(() => w.broker.mint(caller, { keys: ['AWS_DEPLOY'] }, signal()));
   };
 
   test('is a 502 listing the key when refused, with nothing discarded', async () => {
@@ -332,10 +349,8 @@ describe('a single key that fails', () => {
       controller.abort();
       throw new Error('socket closed');
     };
-    const error = await w.broker.mint(await mainCaller(w), { keys: ['AWS_DEPLOY'] }, controller.signal).then(
-      () => assert.fail('resolved'),
-      (e: unknown) => e,
-    );
+    const caller = await mainCaller(w);
+    const error = await errorOf(() => w.broker.mint(caller, { keys: ['AWS_DEPLOY'] }, controller.signal));
     assert.ok(error instanceof ServiceUnavailableError);
     assert.deepEqual(error.details, {
       reason: 'deadline_exceeded',
@@ -469,9 +484,26 @@ describe('key listing', () => {
   test('answers SUBJECT_NOT_FOUND for a subject without identity, including one bound to another IdP', async () => {
     const w = world();
     for (const token of [TOKENS.stranger, TOKENS.gitlabMain]) {
-      const caller = await w.broker.authenticate(token, signal());
+      const caller = await callerOf(w, token);
       assert.throws(() => w.broker.listKeys(caller), SubjectNotFoundError);
     }
+  });
+
+  test('lists no keys, rather than SUBJECT_NOT_FOUND, when identities match but every key is denied', async () => {
+    const w = world({ config: testConfig({ denyRules: [branchDenyRule('freeze', ['*'])] }) });
+    assert.deepEqual(w.broker.listKeys(await mainCaller(w)), {
+      subject: MAIN_SUBJECT,
+      idp: 'github',
+      keys: [],
+    });
+  });
+
+  test('leaves out a denied key', async () => {
+    const w = world({ config: testConfig({ denyRules: [branchDenyRule('no-reads', ['AWS_READ'])] }) });
+    assert.deepEqual(
+      w.broker.listKeys(await mainCaller(w)).keys.map((k) => k.name),
+      ['AWS_DEPLOY', 'AWS_CHAINED', 'MINIO_STORAGE', 'GCP_DEPLOY', 'AZURE_DEPLOY'],
+    );
   });
 
   test('describes client IdPs with their first audience, none when any audience is accepted', () => {
@@ -488,5 +520,52 @@ describe('key listing', () => {
         { name: 'anyaud', issuer: 'https://any.example.com', type: 'oidc' },
       ],
     });
+  });
+});
+
+describe('refusal reasons and explanations', () => {
+  const noReads = (explain: boolean) =>
+    world({
+      config: testConfig({ server: { explain }, denyRules: [branchDenyRule('no-reads', ['AWS_READ'])] }),
+    });
+
+  test('a refusal gives one reason per denied key, and no explanation without server.explain', async () => {
+    const w = noReads(false);
+    const caller = await mainCaller(w);
+    const error = await errorOf(() =>
+      w.broker.mint(caller, { keys: ['AWS_READ', 'NOPE', 'AWS_DEPLOY'] }, signal()),
+    );
+    assert.ok(error instanceof ForbiddenError);
+    assert.deepEqual(error.details, {
+      deniedKeys: ['AWS_READ', 'NOPE'],
+      reasons: { AWS_READ: 'denied_by_rule', NOPE: 'key_not_granted' },
+    });
+  });
+
+  test('with server.explain a refusal carries the caller’s explanation: identities by label, conditions by outcome, rules by name', async () => {
+    const w = noReads(true);
+    const caller = await mainCaller(w);
+    const error = await errorOf(() => w.broker.mint(caller, { keys: ['AWS_READ'] }, signal()));
+    assert.ok(error instanceof ForbiddenError);
+    const details = error.details as { reasons: unknown; explanation: { keys: Record<string, unknown> } };
+    assert.deepEqual(details.reasons, { AWS_READ: 'denied_by_rule' });
+    assert.deepEqual(details.explanation.keys.AWS_READ, {
+      decision: 'deny',
+      reason: 'denied_by_rule',
+      identities: [
+        { identity: 'clientIdentities[0]', matched: true, branches: [[{ claim: 'sub', result: 'pass' }]] },
+      ],
+      unpinnedIdentities: 0,
+      moreIdentities: 0,
+      denyRules: [{ name: 'no-reads', message: 'Reads are frozen.' }],
+    });
+  });
+
+  test('explains a request without minting or asking for a broker token', async () => {
+    const w = noReads(true);
+    const { explanation } = w.broker.explain(await mainCaller(w), ['AWS_DEPLOY']);
+    assert.equal(explanation.keys.AWS_DEPLOY?.decision, 'allow');
+    assert.deepEqual(w.brokerTokens.calls, []);
+    assert.equal(totalMintCalls(w), 0);
   });
 });

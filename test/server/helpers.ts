@@ -8,6 +8,7 @@ import { InvalidTokenError, UpstreamError } from '../../src/core/errors.ts';
 import {
   type CredentialBroker,
   createCredentialBroker,
+  type MintRequest,
   type ReplayGuard,
 } from '../../src/core/mint/index.ts';
 import { DEFAULT_OUTPUTS, PROVIDER_FIELDS, providerDurations } from '../../src/core/providers-meta.ts';
@@ -33,7 +34,9 @@ export const TOKENS = {
 } as const;
 
 /** A validated-looking config: defaults filled by the schema. */
-export function testConfig(overrides: { server?: Record<string, unknown> } = {}): Config {
+export function testConfig(
+  overrides: { server?: Record<string, unknown>; denyRules?: ReadonlyArray<Record<string, unknown>> } = {},
+): Config {
   const raw = {
     server: { requestTimeout: 2000, ...overrides.server },
     brokerIdp: { name: 'broker', issuer: 'https://idp.example.com', clientId: 'broker', clientSecret: 's' },
@@ -89,8 +92,21 @@ export function testConfig(overrides: { server?: Record<string, unknown> } = {})
         keys: { AWS_READ: { provider: 'aws-dev', roleArn: 'arn:aws:iam::123456789012:role/Read' } },
       },
     ],
+    denyRules: overrides.denyRules ?? [],
   };
   return Value.Default(ConfigSchema, raw) as Config;
+}
+
+/** A deny rule `name` on every branch of MAIN_SUBJECT's repository, removing `keys` (`'*'`: every key). */
+export function branchDenyRule(name: string, keys: readonly string[]): Record<string, unknown> {
+  return {
+    name,
+    idp: 'github',
+    match: { sub: { glob: 'repo:acme/app:ref:refs/heads/*' } },
+    keys,
+    message: 'Reads are frozen.',
+    onMissingClaim: 'deny',
+  };
 }
 
 function verified(idp: string, iss: string, sub: string): VerifiedToken {
@@ -245,6 +261,40 @@ export function providerOf(w: World, name: string): FakeProvider {
   const provider = w.providers.get(name);
   if (!provider) throw new Error(`no fake provider ${name}`);
   return provider;
+}
+
+/** The verified caller presenting `token` to `w`. */
+export function callerOf(w: World, token: string): Promise<VerifiedToken> {
+  return w.broker.authenticate(token, AbortSignal.timeout(5000));
+}
+
+/** What `work` throws or rejects with; throws when it succeeds. */
+export async function errorOf(work: () => unknown): Promise<unknown> {
+  let value: unknown;
+  try {
+    value = await work();
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`expected an error, got ${JSON.stringify(value)}`);
+}
+
+/*
+ * What the core answers, to compare an HTTP answer with. Asked again on the
+ * world an app already served, the core answers the same: the fakes are
+ * deterministic and the clock is frozen.
+ */
+
+/** The core's answer to `request` from the holder of `token`. */
+export async function mintAnswer(w: World, token: string, request: MintRequest) {
+  const caller = await callerOf(w, token);
+  return (await w.broker.mint(caller, request, AbortSignal.timeout(5000))).response;
+}
+
+/** The error the core refuses `request` from the holder of `token` with. */
+export async function mintRefusal(w: World, token: string, request: MintRequest): Promise<unknown> {
+  const caller = await callerOf(w, token);
+  return errorOf(() => w.broker.mint(caller, request, AbortSignal.timeout(5000)));
 }
 
 /** An app over `w` (no logger unless given). */
