@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
-import { ERROR_TABLE, type ErrorCode } from '../../src/core/errors.ts';
+import { BrokerError, ERROR_TABLE, type ErrorCode } from '../../src/core/errors.ts';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/** Asserts the exact SPEC §4 error body and headers; returns the body. */
+/** Asserts the exact error body and headers of docs/errors.md; returns the body. */
 export function assertError(
   res: LightMyRequestResponse,
   code: ErrorCode,
@@ -30,6 +30,27 @@ export function assertError(
   assert.equal(res.headers['cache-control'], 'no-store');
   assert.match(String(res.headers['content-type']), /^application\/json/);
   return body;
+}
+
+/**
+ * Asserts that `res` is the core's `error` passed through: the error body of
+ * its code with its message, details and retryAfter as they are on the wire.
+ */
+export function assertSameError(res: LightMyRequestResponse, error: unknown): Record<string, unknown> {
+  assert.ok(error instanceof BrokerError, `the core answered ${String(error)}`);
+  return assertError(res, error.code, {
+    message: error.message,
+    ...(error.details === undefined ? {} : { details: JSON.parse(JSON.stringify(error.details)) }),
+    ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
+  });
+}
+
+/** Asserts a 200 whose body is the core's `answer` serialised unchanged, never cached. */
+export function assertSameAnswer(res: LightMyRequestResponse, answer: unknown): void {
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(res.headers['cache-control'], 'no-store');
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  assert.equal(res.body, JSON.stringify(answer));
 }
 
 /** True for a generated request id. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { appFor, MAIN_SUBJECT, TOKENS, testConfig, world } from './helpers.ts';
-import { assertError, captureLogger } from './http.ts';
+import { appFor, callerOf, errorOf, MAIN_SUBJECT, TOKENS, testConfig, world } from './helpers.ts';
+import { assertError, assertSameAnswer, assertSameError, captureLogger } from './http.ts';
 
 const KEYS = '/credentials/keys';
 const apps: Array<{ close(): Promise<unknown> }> = [];
@@ -18,34 +18,19 @@ function setup(allowQueryToken = false, logger?: ReturnType<typeof captureLogger
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+// What the key list holds, and who gets SUBJECT_NOT_FOUND, is test/core/mint.test.ts's.
 describe('GET /credentials/keys', () => {
-  test('lists the caller’s keys with maxDuration, never cached', async () => {
-    const { app } = setup();
+  test('answers 200 with the core’s key list unchanged, never cached', async () => {
+    const { app, w } = setup();
     const res = await app.inject({ url: KEYS, headers: bearer(TOKENS.main) });
-    assert.equal(res.statusCode, 200);
-    assert.equal(res.headers['cache-control'], 'no-store');
-    assert.deepEqual(res.json(), {
-      subject: MAIN_SUBJECT,
-      idp: 'github',
-      keys: [
-        { name: 'AWS_DEPLOY', provider: 'aws-prod', description: 'Deploy to production', maxDuration: 1800 },
-        { name: 'AWS_READ', provider: 'aws-dev', maxDuration: 43200 },
-        { name: 'AWS_CHAINED', provider: 'aws-dev', maxDuration: 3600 },
-        { name: 'MINIO_STORAGE', provider: 'minio-local', maxDuration: 3600 },
-        { name: 'GCP_DEPLOY', provider: 'gcp-prod', maxDuration: 43200 },
-        { name: 'AZURE_DEPLOY', provider: 'azure-prod', maxDuration: null },
-      ],
-    });
+    assertSameAnswer(res, w.broker.listKeys(await callerOf(w, TOKENS.main)));
   });
 
-  test('answers 404 SUBJECT_NOT_FOUND for a verified subject without identity', async () => {
-    const { app } = setup();
-    assertError(await app.inject({ url: KEYS, headers: bearer(TOKENS.stranger) }), 'SUBJECT_NOT_FOUND');
-  });
-
-  test('answers 404 for a configured subject presented by another IdP', async () => {
-    const { app } = setup();
-    assertError(await app.inject({ url: KEYS, headers: bearer(TOKENS.gitlabMain) }), 'SUBJECT_NOT_FOUND');
+  test('answers the core’s 404 SUBJECT_NOT_FOUND unchanged', async () => {
+    const { app, w } = setup();
+    const res = await app.inject({ url: KEYS, headers: bearer(TOKENS.stranger) });
+    const caller = await callerOf(w, TOKENS.stranger);
+    assertSameError(res, await errorOf(() => w.broker.listKeys(caller)));
   });
 
   test('answers 401 UNAUTHORIZED with WWW-Authenticate without a token', async () => {
