@@ -144,6 +144,7 @@ export async function run(
   try {
     await startBroker({
       config,
+      policy: loaded.policy,
       configPath: resolve(found),
       ...(flags.host === undefined ? {} : { host: flags.host }),
       ...(port === undefined ? {} : { port }),

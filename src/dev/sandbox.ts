@@ -70,11 +70,11 @@ function portInUse(err: unknown): boolean {
 }
 
 async function startBrokerOn(configPath: string, port: number) {
-  const { config, warnings } = await loadConfig({ path: configPath, env: process.env });
+  const { config, policy, warnings } = await loadConfig({ path: configPath, env: process.env });
   // The broker's log lines go to stderr: stdout carries only the instructions to paste.
   const logger = createLogger(config.logging as LoggingConfig, process.stderr);
   try {
-    const broker = await startBroker({ config, configPath, host: HOST, port, logger });
+    const broker = await startBroker({ config, policy, configPath, host: HOST, port, logger });
     return { broker, warnings };
   } catch (err) {
     if (portInUse(err)) {

@@ -12,6 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { Config, LoggingConfig } from '../core/config/schema.ts';
+import type { Policy } from '../core/policy/index.ts';
 import type { Telemetry } from '../core/types.ts';
 import { createDispatcher, createHttpClient } from '../providers/http.ts';
 import { type AppOptions, buildApp } from './app.ts';
@@ -32,6 +33,8 @@ export { createLogger } from './logger.ts';
 /** Options of {@link startBroker}. */
 export interface StartOptions {
   config: Readonly<Config>;
+  /** The config's compiled policy, as loadConfig returned it; default: compiled from `config`. */
+  policy?: Policy;
   /** The config file: relative paths, and what SIGHUP reloads; default: the working directory, no reload. */
   configPath?: string;
   /** Default `config.server.host`. */
@@ -142,7 +145,7 @@ async function createContext(options: StartOptions): Promise<Context> {
     http: createHttpClient(createDispatcher({ env })),
     replayGuard: shared.replayGuard,
   };
-  const state = { config: started, runtime: createBroker(started, deps), draining: false };
+  const state = { config: started, runtime: createBroker(started, deps, options.policy), draining: false };
   const ops = createOperations({
     started,
     config: () => state.config,
@@ -219,9 +222,9 @@ function reloader(ctx: Context, app: FastifyInstance, servesTls: boolean): () =>
       started: ctx.started,
       logger,
       metrics,
-      async prepare(config) {
+      async prepare(config, policy) {
         if (!options.configPath) throw new Error('(root): no config file to reload');
-        const runtime = createBroker(config, ctx.deps);
+        const runtime = createBroker(config, ctx.deps, policy);
         const tls =
           config.server.tls && servesTls ? await loadTls(config.server.tls, ctx.configDir) : undefined;
         await warm(runtime, logger, AbortSignal.timeout(5000));

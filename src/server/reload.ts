@@ -9,6 +9,7 @@
  * `redis.url` may hold a password).
  */
 import { type Config, ConfigError, loadConfig } from '../core/config/index.ts';
+import type { Policy } from '../core/policy/index.ts';
 import type { Logger } from '../core/types.ts';
 import type { BrokerMetrics } from './metrics.ts';
 
@@ -57,7 +58,7 @@ export interface ReloadTarget {
    * Builds everything `config` needs and returns the function that swaps it
    * in; throws (a safe message) to refuse the reload.
    */
-  prepare(config: Readonly<Config>): Promise<() => void>;
+  prepare(config: Readonly<Config>, policy: Policy): Promise<() => void>;
   logger: Logger;
   metrics: Pick<BrokerMetrics, 'configReload'>;
 }
@@ -72,7 +73,7 @@ async function attempt(target: ReloadTarget): Promise<ReloadOutcome> {
   }
   let commit: () => void;
   try {
-    commit = await target.prepare(loaded.config);
+    commit = await target.prepare(loaded.config, loaded.policy);
   } catch (error) {
     return { ok: false, problems: [(error as Error).message] };
   }

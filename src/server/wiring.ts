@@ -6,6 +6,7 @@
 import { type BrokerTokens, createBrokerTokenSource } from '../core/broker-token/index.ts';
 import type { BrokerIdpConfig, ClientIdpConfig, Config } from '../core/config/schema.ts';
 import { type CredentialBroker, createCredentialBroker, type ReplayGuard } from '../core/mint/index.ts';
+import type { Policy } from '../core/policy/index.ts';
 import { type ClientTokenVerifier, createTokenVerifier } from '../core/token/index.ts';
 import {
   type AccessProvider,
@@ -46,8 +47,15 @@ export interface RuntimeDeps {
   replayGuard?: ReplayGuard;
 }
 
-/** Builds the runtime for `config` (validated, defaults filled). Throws TypeError on misconfiguration. */
-export function createBroker(config: Readonly<Config>, deps: RuntimeDeps = {}): BrokerRuntime {
+/**
+ * Builds the runtime for `config` (validated, defaults filled) and its compiled
+ * `policy` (compiled here when not given). Throws TypeError on misconfiguration.
+ */
+export function createBroker(
+  config: Readonly<Config>,
+  deps: RuntimeDeps = {},
+  policy?: Policy,
+): BrokerRuntime {
   const logger = deps.logger ?? silentLogger;
   const telemetry = deps.telemetry ?? noTelemetry;
   const http = deps.http ?? createHttpClient(createDispatcher({ env: deps.env ?? {} }));
@@ -76,13 +84,11 @@ export function createBroker(config: Readonly<Config>, deps: RuntimeDeps = {}): 
   });
   const providers = createProviders(config, { logger, telemetry, http, env: deps.env ?? {} });
   const audiences = [...new Set([...providers.values()].map((p) => p.audience))];
-  const broker = createCredentialBroker(config, {
-    verifier,
-    brokerTokens,
-    providers,
-    replayGuard: deps.replayGuard ?? memoryReplayGuard(),
-    logger,
-  });
+  const broker = createCredentialBroker(
+    config,
+    { verifier, brokerTokens, providers, replayGuard: deps.replayGuard ?? memoryReplayGuard(), logger },
+    policy,
+  );
 
   async function prefetch(signal?: AbortSignal): Promise<void> {
     try {

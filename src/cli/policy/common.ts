@@ -4,7 +4,7 @@
  * deciding which client IdP a set of claims belongs to.
  */
 import { parseArgs } from 'node:util';
-import { type Config, ConfigError, loadConfig } from '../../core/config/index.ts';
+import { ConfigError, type LoadedConfig, loadConfig } from '../../core/config/index.ts';
 import { argsErrorMessage } from '../client/flags.ts';
 import type { CommandIo } from '../config.ts';
 import type { OfflinePolicy } from './engine.ts';
@@ -44,11 +44,11 @@ export function parsePolicyFlags<T extends Spec>(
 }
 
 /** Loads the broker config at `path` as `serve` would; warnings go to stderr, problems throw (exit 2). */
-export async function loadPolicyConfig(path: string, io: CommandIo): Promise<Config> {
+export async function loadPolicyConfig(path: string, io: CommandIo): Promise<LoadedConfig> {
   try {
     const loaded = await loadConfig({ path, env: io.env });
     for (const warning of loaded.warnings) io.stderr(`warning: ${warning}\n`);
-    return loaded.config;
+    return loaded;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new InvalidInput([`${path}: invalid configuration:`, ...err.problems.map((p) => `  ${p}`)]);

@@ -6,7 +6,7 @@
  */
 import type { Config } from '../../core/config/index.ts';
 import type { ClientIdpConfig } from '../../core/config/schema.ts';
-import { compilePolicy, type Explanation, type ReasonCode } from '../../core/policy/index.ts';
+import type { Explanation, Policy, ReasonCode } from '../../core/policy/index.ts';
 
 export type { Explanation, ReasonCode } from '../../core/policy/index.ts';
 
@@ -48,9 +48,8 @@ export interface OfflinePolicy {
   readonly inventory: { identities: string[]; denyRules: string[]; catalogKeys: string[] };
 }
 
-/** Compiles `config`'s policy for offline questions. */
-export function compileOffline(config: Config): OfflinePolicy {
-  const policy = compilePolicy(config);
+/** `config`'s policy (compiled by loadConfig), for offline questions. */
+export function compileOffline({ config, policy }: { config: Config; policy: Policy }): OfflinePolicy {
   const { rules } = policy;
   const idps = config.clientIdps as readonly ClientIdpConfig[];
   const identities = [...rules.idps.values()].flatMap((r) => r.identities);

@@ -67,14 +67,21 @@ export interface CredentialBroker {
   idpProviders(): IdpProviderList;
 }
 
-/** Builds the use cases over `config` (validated, defaults filled) and `deps`. */
-export function createCredentialBroker(config: Readonly<Config>, deps: BrokerDeps): CredentialBroker {
+/**
+ * Builds the use cases over `config` (validated, defaults filled) and `deps`;
+ * `policy` is the config's compiled policy when the caller has it (loadConfig returns it).
+ */
+export function createCredentialBroker(
+  config: Readonly<Config>,
+  deps: BrokerDeps,
+  policy: Policy = compilePolicy(config),
+): CredentialBroker {
   const logger = deps.logger ?? silentLogger;
   const now = deps.now ?? (() => new Date());
   const snapshot: Snapshot = {
     deps,
     now,
-    policy: compilePolicy(config),
+    policy,
     explain: config.server.explain,
     oneTime: oneTimeTokens(config.clientIdps, deps.replayGuard, () => now().getTime(), logger),
   };

@@ -5,8 +5,8 @@
  * API (used by the mint, the HTTP routes and `voidkey policy test|explain`):
  *
  * ```ts
- * const policy = compilePolicy(config);            // once per config snapshot; throws TypeError on a
- *                                                   // config that loadConfig did not validate
+ * const policy = compilePolicy(config);            // once per config snapshot (loadConfig does it);
+ *                                                   // throws TypeError on a config it did not validate
  * const token = { idp: 'github-actions', claims }; // claims as verified (or, offline, as given)
  * const d = policy.authorize(token, ['DEPLOY']);   // Decision, never throws:
  *   d.allowed                  // every requested key granted
@@ -24,9 +24,10 @@
  * policy.rules                 // the compiled rules (identities, deny rules, catalog) for coverage
  * ```
  *
- * Load-time checks: `checkPolicy(config, sink)` runs the same compiler and
- * reports every problem and warning with its path (config/checks-policy.ts
- * calls it, so `serve`, `config validate` and SIGHUP reload agree).
+ * Load-time checks: `compilePolicy(config, sink)` reports every problem and
+ * warning with its path instead of throwing; loadConfig passes its report, so
+ * `serve`, `config validate` and SIGHUP reload agree, and the policy it
+ * returns is the one the broker serves.
  */
 import type { Config, KeyConfig } from '../config/schema.ts';
 import { type CompiledRules, compileRules, type PolicyConfig, type PolicySink } from './compile.ts';
@@ -87,9 +88,13 @@ export interface Policy {
   explain(token: TokenFacts, requested: readonly string[], level: 'caller' | 'full'): Explanation;
 }
 
-/** Compiles the policy of `config` (validated by loadConfig). */
-export function compilePolicy(config: PolicyConfig | Readonly<Config>): Policy {
-  const rules = compileRules(config);
+/**
+ * Compiles the policy of `config`. Without a sink, a problem throws TypeError
+ * (for a config loadConfig validated); with one, every problem goes to it and
+ * the result must not serve unless none was reported.
+ */
+export function compilePolicy(config: PolicyConfig | Readonly<Config>, sink?: PolicySink): Policy {
+  const rules = compileRules(config, sink);
   return Object.freeze({
     rules,
     authorize: (token: TokenFacts, requested: readonly string[]) => authorize(rules, token, requested),
@@ -100,11 +105,6 @@ export function compilePolicy(config: PolicyConfig | Readonly<Config>): Policy {
     explain: (token: TokenFacts, requested: readonly string[], level: 'caller' | 'full') =>
       explain(rules, token, requested, level),
   });
-}
-
-/** Runs every load-time check of the policy on `config`, reporting to `sink`. */
-export function checkPolicy(config: PolicyConfig, sink: PolicySink): void {
-  compileRules(config, sink);
 }
 
 function authorize(rules: CompiledRules, token: TokenFacts, requested: readonly string[]): Decision {

@@ -1,12 +1,7 @@
 /** Small builders for policy tests: a config of rules, compiled, and a token's facts. */
 import type { PathSegment } from '../../../src/core/config/report.ts';
 import { formatPath } from '../../../src/core/config/report.ts';
-import {
-  checkPolicy,
-  compilePolicy,
-  type Policy,
-  type PolicyConfig,
-} from '../../../src/core/policy/index.ts';
+import { compilePolicy, type Policy, type PolicyConfig } from '../../../src/core/policy/index.ts';
 
 export const GITHUB = 'https://token.actions.githubusercontent.com';
 
@@ -36,7 +31,7 @@ export function check(extra: Partial<Record<keyof PolicyConfig, unknown>> = {}):
   const errors: string[] = [];
   const warnings: string[] = [];
   const line = (p: readonly PathSegment[], t: string) => `${formatPath(p)}: ${t}`;
-  checkPolicy(policyConfig(extra), {
+  compilePolicy(policyConfig(extra), {
     error: (p, t) => errors.push(line(p, t)),
     warn: (p, t) => warnings.push(line(p, t)),
   });
