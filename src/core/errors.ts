@@ -47,6 +47,17 @@ export interface MintFailure {
   reason: string;
 }
 
+/** What a {@link BrokerError} may carry besides its code. */
+export interface BrokerErrorOptions {
+  /** Replaces the table's public message; must be safe for the wire. */
+  message?: string;
+  details?: Record<string, unknown>;
+  /** Seconds, for 429/503 answers. */
+  retryAfter?: number;
+  /** For logs only. */
+  cause?: unknown;
+}
+
 /** Base of every error the broker answers with; `code` decides status and message. */
 export class BrokerError extends Error {
   readonly code: ErrorCode;
@@ -56,15 +67,7 @@ export class BrokerError extends Error {
   /** Seconds, for 429/503 answers. */
   readonly retryAfter: number | undefined;
 
-  constructor(
-    code: ErrorCode,
-    options: {
-      message?: string;
-      details?: Record<string, unknown>;
-      retryAfter?: number;
-      cause?: unknown;
-    } = {},
-  ) {
+  constructor(code: ErrorCode, options: BrokerErrorOptions = {}) {
     super(options.message ?? ERROR_TABLE[code].message, { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -138,14 +141,7 @@ export class MintFailedError extends BrokerError {
  * retries. `details` may carry `failures` (for mints) or a `reason`.
  */
 export class ServiceUnavailableError extends BrokerError {
-  constructor(
-    options: {
-      message?: string;
-      details?: Record<string, unknown>;
-      retryAfter?: number;
-      cause?: unknown;
-    } = {},
-  ) {
+  constructor(options: BrokerErrorOptions = {}) {
     super('SERVICE_UNAVAILABLE', options);
   }
 }

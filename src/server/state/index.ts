@@ -13,13 +13,7 @@ import { memorySharedState } from './memory.ts';
 import type { SharedState, SharedStateDeps } from './types.ts';
 
 export { memoryCounterStore, memoryReplayGuard } from './memory.ts';
-export type {
-  CounterStore,
-  ReplayStoreOperation,
-  SharedState,
-  SharedStateDeps,
-  WindowCount,
-} from './types.ts';
+export type * from './types.ts';
 
 /**
  * The one key scheme of the counters, below Redis's `keyPrefix`:
