@@ -13,6 +13,7 @@ import {
   ConfigError,
   checkConfigFiles,
   findConfigPath,
+  type LoadedConfig,
   loadConfig,
 } from '../core/config/index.ts';
 import type { AccessProviderConfig, BrokerIdpConfig, ClientIdpConfig } from '../core/config/schema.ts';
@@ -249,6 +250,50 @@ function environmentWarnings(config: Config): string[] {
   return [];
 }
 
+/** A config as both `serve` and `config validate` start from it. */
+export interface CommandConfig extends LoadedConfig {
+  /** The path as found: `--config`, `$CONFIG_PATH` or a default. */
+  found: string;
+  /** `found` resolved against the working directory. */
+  path: string;
+  /** What is wrong with the files the config names, one `path.to.field: problem` line each. */
+  fileProblems: string[];
+}
+
+/**
+ * Finds the config file, loads it and reads the files it names. When there is
+ * no file or it is invalid, says so on stderr (one line per problem) and
+ * returns undefined: the command exits 1.
+ */
+export async function loadCommandConfig(
+  command: string,
+  flag: string | undefined,
+  io: Pick<CommandIo, 'stderr' | 'env' | 'cwd'>,
+): Promise<CommandConfig | undefined> {
+  const found = findConfigPath({
+    ...(flag === undefined ? {} : { flag }),
+    env: io.env,
+    exists: (p) => existsSync(resolve(io.cwd, p)),
+  });
+  if (found === undefined) {
+    io.stderr(
+      `voidkey ${command}: no config file found: pass --config PATH or set CONFIG_PATH ` +
+        '(searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
+    );
+    return undefined;
+  }
+  const path = resolve(io.cwd, found);
+  let loaded: LoadedConfig;
+  try {
+    loaded = await loadConfig({ path, env: io.env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) io.stderr(`${problem}\n`);
+    return undefined;
+  }
+  return { ...loaded, found, path, fileProblems: await checkConfigFiles(loaded.config) };
+}
+
 /** Runs `voidkey config <subcommand>`; returns the exit code. */
 export async function run(args: string[], io: CommandIo = processIo()): Promise<number> {
   const [sub, ...rest] = args;
@@ -274,38 +319,18 @@ export async function run(args: string[], io: CommandIo = processIo()): Promise<
 }
 
 async function validate(flags: ValidateFlags, io: CommandIo): Promise<number> {
-  const found = findConfigPath({
-    ...(flags.config === undefined ? {} : { flag: flags.config }),
-    env: io.env,
-    exists: (p) => existsSync(resolve(io.cwd, p)),
-  });
-  if (found === undefined) {
-    io.stderr(
-      'voidkey config validate: no config file found: pass --config PATH or set CONFIG_PATH ' +
-        '(searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
-    );
-    return 1;
-  }
-  let loaded: Awaited<ReturnType<typeof loadConfig>>;
-  try {
-    loaded = await loadConfig({ path: resolve(io.cwd, found), env: io.env });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const problem of err.problems) io.stderr(`${problem}\n`);
-    return 1;
-  }
-  const fileProblems = await checkConfigFiles(loaded.config);
+  const loaded = await loadCommandConfig('config validate', flags.config, io);
+  if (loaded === undefined) return 1;
   for (const warning of [...loaded.warnings, ...environmentWarnings(loaded.config)])
     io.stderr(`warning: ${warning}\n`);
-  for (const problem of fileProblems) io.stderr(`${problem}\n`);
-  if (fileProblems.length > 0) return 1;
+  for (const problem of loaded.fileProblems) io.stderr(`${problem}\n`);
+  if (loaded.fileProblems.length > 0) return 1;
   if (flags.checkConnectivity) {
     const dispatcher = createDispatcher({ env: io.env });
-    const configDir = dirname(resolve(io.cwd, found));
     try {
       const failures = await checkConnectivity(loaded.config, {
         http: createHttpClient(dispatcher),
-        configDir,
+        configDir: dirname(loaded.path),
       });
       for (const failure of failures) io.stderr(`${failure}\n`);
       if (failures.length > 0) return 1;
@@ -314,6 +339,6 @@ async function validate(flags: ValidateFlags, io: CommandIo): Promise<number> {
       await dispatcher.destroy();
     }
   }
-  io.stdout(`config OK: ${found}\n`);
+  io.stdout(`config OK: ${loaded.found}\n`);
   return 0;
 }

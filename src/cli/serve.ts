@@ -5,19 +5,12 @@
  * An invalid config exits 1 at once with one line per problem, exactly as
  * `config validate` prints them — never a half-started broker.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  type Config,
-  ConfigError,
-  checkConfigFiles,
-  findConfigPath,
-  loadConfig,
-} from '../core/config/index.ts';
+import type { Config } from '../core/config/index.ts';
 import type { LoggingConfig } from '../core/config/schema.ts';
 import { createLogger, startBroker, tuneHeapGrowth } from '../server/main.ts';
 import { argsErrorMessage } from './client/flags.ts';
+import { loadCommandConfig } from './config.ts';
 import { stopWhenOrphaned } from './orphan.ts';
 
 const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]
@@ -108,28 +101,13 @@ export async function run(
     return flags.port === undefined ? 1 : 2;
   }
 
-  const found = findConfigPath({ ...(flags.config ? { flag: flags.config } : {}), env, exists: existsSync });
-  if (found === undefined) {
-    process.stderr.write(
-      'voidkey serve: no config file found: pass --config PATH or set CONFIG_PATH ' +
-        '(searched ./config/config.yaml and /etc/voidkey/config.yaml)\n',
-    );
-    return 1;
-  }
-  let loaded: Awaited<ReturnType<typeof loadConfig>>;
-  try {
-    loaded = await loadConfig({ path: resolve(found), env });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const problem of err.problems) process.stderr.write(`${problem}\n`);
-    return 1;
-  }
-
+  const stderr = (text: string) => process.stderr.write(text);
+  const loaded = await loadCommandConfig('serve', flags.config, { stderr, env, cwd: process.cwd() });
+  if (loaded === undefined) return 1;
   const { config } = loaded;
-  // What validate reads, read before anything starts, with the same messages.
-  const fileProblems = await checkConfigFiles(config);
-  if (fileProblems.length > 0) {
-    for (const problem of fileProblems) process.stderr.write(`${problem}\n`);
+  // The files validate reads, read before anything starts, with the same messages.
+  if (loaded.fileProblems.length > 0) {
+    for (const problem of loaded.fileProblems) stderr(`${problem}\n`);
     return 1;
   }
   const logger = createLogger(config.logging as LoggingConfig);
@@ -145,7 +123,7 @@ export async function run(
     await startBroker({
       config,
       policy: loaded.policy,
-      configPath: resolve(found),
+      configPath: loaded.path,
       ...(flags.host === undefined ? {} : { host: flags.host }),
       ...(port === undefined ? {} : { port }),
       logger,
