@@ -35,6 +35,10 @@ export const RENDER_REASONS = [
 ] as const;
 export type RenderFailure = (typeof RENDER_REASONS)[number];
 
+/** Of two refusals, the one a 403 reports first. */
+const firstReason = (worst: RenderFailure | undefined, reason: RenderFailure): RenderFailure =>
+  worst === undefined || RENDER_REASONS.indexOf(reason) < RENDER_REASONS.indexOf(worst) ? reason : worst;
+
 /** Largest packed session policy, characters (AWS). */
 export const MAX_PACKED_POLICY = 2048;
 /** Most session tags on the assumeRole hop (AWS). */
@@ -45,13 +49,16 @@ type Target = 'text' | 'sessionName' | 'output' | 'tag' | 'arn' | 'email' | 'del
 /** What a target accepts as sources: any, or only config-controlled ones (plus claims for tags). */
 const RESTRICTED: ReadonlySet<Target> = new Set(['tag', 'arn', 'email', 'delegate', 'scope']);
 
-const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
-const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+/** What a rendered value must match, by target; `text` and `output` only refuse control characters. */
+const TARGET_SHAPE: Readonly<Record<Exclude<Target, 'text' | 'output'>, RegExp>> = {
+  sessionName: /^[\w+=,.@-]{2,64}$/,
+  tag: /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u,
+  arn: /^arn:[^:\s]+:[^:\s]+:[^:\s]*:[^:\s]*:[\x21-\x7e]+$/,
+  email: /^[^@\s/?#]+@[^@\s/?#]+$/,
+  delegate: /^(projects\/-\/serviceAccounts\/)?[^@\s/?#]+@[^@\s/?#]+$/,
+  scope: /^[\x21-\x7e]+$/,
+};
 const CAPTURE = /^[\w+=,.@-]{1,64}$/;
-const ARN = /^arn:[^:\s]+:[^:\s]+:[^:\s]*:[^:\s]*:[\x21-\x7e]+$/;
-const EMAIL = /^[^@\s/?#]+@[^@\s/?#]+$/;
-const DELEGATE = /^(projects\/-\/serviceAccounts\/)?[^@\s/?#]+@[^@\s/?#]+$/;
-const SCOPE = /^[\x21-\x7e]+$/;
 const POLICY_UNSAFE = /[*?${}]|[^\x20-\x7e]/;
 
 /** A key recipe compiled at load. */
@@ -111,9 +118,7 @@ function renderKey(key: Readonly<KeyConfig>, fields: readonly Field[], input: Re
   for (const field of fields) {
     const value = field.render(input);
     if (failed(value)) {
-      if (worst === undefined || RENDER_REASONS.indexOf(value.reason) < RENDER_REASONS.indexOf(worst)) {
-        worst = value.reason;
-      }
+      worst = firstReason(worst, value.reason);
       continue;
     }
     setAt(out as unknown as Record<string, unknown>, field.path, value);
@@ -243,10 +248,19 @@ function checkShape(template: Template, at: PathSegment[], target: Target, sink:
   return true;
 }
 
-function renderField(
+/** A placeholder's rendered value: its raw source value and the filtered text. */
+type Value = { raw: string | undefined; text: string };
+
+/**
+ * The template's text with each placeholder rendered. A value `accept`
+ * refuses, or a refused `path` filter, fails with `refusal`; a missing claim
+ * with `template_claim_missing`.
+ */
+function substitute(
   template: Template,
-  target: Target,
   input: RenderInput,
+  refusal: RenderFailure,
+  accept: (value: Value, placeholder: Placeholder) => boolean,
 ): string | { reason: RenderFailure } {
   let out = '';
   for (const part of template.parts) {
@@ -255,38 +269,33 @@ function renderField(
       continue;
     }
     const r = renderPlaceholder(part, input);
-    if ('reason' in r) {
-      return { reason: r.reason === 'path_refused' ? 'template_value_invalid' : r.reason };
-    }
-    if (RESTRICTED.has(target) && part.source.kind === 'match' && target !== 'tag') {
-      if (!CAPTURE.test(r.raw ?? '')) return { reason: 'template_value_invalid' };
-    }
-    if (r.raw !== undefined && hasControl(r.raw) && !part.filters.some((f) => f.kind === 'sessionName')) {
-      return { reason: 'template_value_invalid' };
-    }
+    if ('reason' in r) return { reason: r.reason === 'path_refused' ? refusal : r.reason };
+    if (!accept(r, part)) return { reason: refusal };
     out += r.text;
   }
+  return out;
+}
+
+function renderField(
+  template: Template,
+  target: Target,
+  input: RenderInput,
+): string | { reason: RenderFailure } {
+  const out = substitute(template, input, 'template_value_invalid', (r, part) => fits(r, part, target));
+  if (typeof out !== 'string') return out;
   return checkTarget(out, target) ? out : { reason: 'template_value_invalid' };
 }
 
-function checkTarget(value: string, target: Target): boolean {
-  switch (target) {
-    case 'sessionName':
-      return SESSION_NAME.test(value);
-    case 'tag':
-      return TAG_VALUE.test(value);
-    case 'arn':
-      return ARN.test(value);
-    case 'email':
-      return EMAIL.test(value);
-    case 'delegate':
-      return DELEGATE.test(value);
-    case 'scope':
-      return SCOPE.test(value);
-    case 'text':
-    case 'output':
-      return !hasControl(value);
+/** A `match` capture in a restricted field (tags aside) keeps to the capture charset; control characters only through `sessionName`. */
+function fits(r: Value, part: Placeholder, target: Target): boolean {
+  if (RESTRICTED.has(target) && part.source.kind === 'match' && target !== 'tag') {
+    if (!CAPTURE.test(r.raw ?? '')) return false;
   }
+  return r.raw === undefined || !hasControl(r.raw) || part.filters.some((f) => f.kind === 'sessionName');
+}
+
+function checkTarget(value: string, target: Target): boolean {
+  return target === 'text' || target === 'output' ? !hasControl(value) : TARGET_SHAPE[target].test(value);
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -356,9 +365,7 @@ function renderPolicy(tree: PolicyNode, input: RenderInput): string | { reason: 
     if (node !== null && typeof node === 'object' && 'template' in node && !Array.isArray(node)) {
       const value = renderPolicyValue((node as { template: Template }).template, input);
       if (typeof value === 'string') return value;
-      if (failure === undefined || RENDER_REASONS.indexOf(value.reason) < RENDER_REASONS.indexOf(failure)) {
-        failure = value.reason;
-      }
+      failure = firstReason(failure, value.reason);
       return '';
     }
     if (Array.isArray(node)) return node.map(render);
@@ -377,19 +384,12 @@ function renderPolicy(tree: PolicyNode, input: RenderInput): string | { reason: 
 
 /** A policy value: each substituted value must be plain text that cannot widen the statement. */
 function renderPolicyValue(template: Template, input: RenderInput): string | { reason: RenderFailure } {
-  let out = '';
-  for (const part of template.parts) {
-    if (typeof part === 'string') {
-      out += part;
-      continue;
-    }
-    const r = renderPlaceholder(part, input);
-    if ('reason' in r) return { reason: r.reason === 'path_refused' ? 'template_value_unsafe' : r.reason };
-    if (unsafeInPolicy(r.raw, part) || unsafeInPolicy(r.text, part))
-      return { reason: 'template_value_unsafe' };
-    out += r.text;
-  }
-  return out;
+  return substitute(
+    template,
+    input,
+    'template_value_unsafe',
+    (r, part) => !unsafeInPolicy(r.raw, part) && !unsafeInPolicy(r.text, part),
+  );
 }
 
 function unsafeInPolicy(value: string | undefined, p: Placeholder): boolean {
