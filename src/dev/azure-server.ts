@@ -9,10 +9,10 @@
  * node built-ins only: it ships in the runtime package.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, errors, generateKeyPair, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 import { peerKeySet } from './jwks.ts';
-import { listenLocal } from './listen.ts';
+import { readCapped, serveLocal } from './peer.ts';
 
 /** Options of {@link startAzureServer}. */
 export interface AzureServerOptions {
@@ -119,8 +119,7 @@ export async function startAzureServer(options: AzureServerOptions): Promise<Azu
     signingKey: privateKey,
     objectId: randomUUID(),
   };
-  const server = createServer((req, res) => void handle(state, req, res));
-  const peer = await listenLocal(server, options);
+  const peer = await serveLocal((req, res) => handle(state, req, res), options);
   return {
     url: peer.url,
     stats,
@@ -315,16 +314,12 @@ function errorBody(fault: EntraFault, traceId: string, correlationId: string): o
 }
 
 async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw badRequest('invalid_request', 900144, 'The request body is too large.');
-    chunks.push(chunk as Buffer);
-  }
+  const body = await readCapped(req, MAX_BODY, () =>
+    badRequest('invalid_request', 900144, 'The request body is too large.'),
+  );
   // Entra reads only form bodies; anything else looks like a body without parameters.
   if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return {};
-  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks, size).toString('utf8')));
+  return Object.fromEntries(new URLSearchParams(body.toString('utf8')));
 }
 
 function send(res: ServerResponse, status: number, body: object, headers: Record<string, string>): void {

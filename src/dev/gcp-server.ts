@@ -10,10 +10,10 @@
  * peer, not a security boundary.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
 import { peerKeySet } from './jwks.ts';
-import { listenLocal } from './listen.ts';
+import { readCapped, serveLocal } from './peer.ts';
 
 /** Options of {@link startGcpServer}. */
 export interface GcpServerOptions {
@@ -132,8 +132,7 @@ export async function startGcpServer(options: GcpServerOptions): Promise<GcpServ
     verify: createVerifier(options, stats),
     federated: new Map(),
   };
-  const server = createServer((req, res) => void handle(state, req, res));
-  const peer = await listenLocal(server, options);
+  const peer = await serveLocal((req, res) => handle(state, req, res), options);
   return {
     url: peer.url,
     stats,
@@ -351,14 +350,9 @@ function verificationFault(err: unknown, audiences: string[]): GoogleFault {
 }
 
 async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw rpc(413, 'Request payload too large.');
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks, size).toString('utf8');
+  const text = (await readCapped(req, MAX_BODY, () => rpc(413, 'Request payload too large.'))).toString(
+    'utf8',
+  );
   if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
     return Object.fromEntries(new URLSearchParams(text));
   }

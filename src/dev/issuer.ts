@@ -6,8 +6,7 @@
  * package. Never expose it: it signs whatever its callers ask for.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import {
   HttpProblem,
@@ -21,6 +20,7 @@ import {
   sendJson,
 } from './issuer/http.ts';
 import { detachKeyPair } from './keys.ts';
+import { serveLocal } from './peer.ts';
 
 const ALG = 'ES256';
 /** Longest client token the issuer mints, seconds (the broker's default `maxTokenLifetime`). */
@@ -244,19 +244,8 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
   }
 }
 
-function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server.address() as AddressInfo);
-    });
-  });
-}
-
 /** Starts a development issuer on `host:port` (defaults 127.0.0.1, any free port) with a fresh key. */
 export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<DevIssuer> {
-  const host = options.host ?? '127.0.0.1';
   let base = '';
   const urls = () => ({ issuer: base, jwksUri: `${base}/jwks`, tokenEndpoint: `${base}/token` });
   const signer = await createSigner(() => base);
@@ -276,18 +265,13 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     mintClientToken,
     stats,
   };
-  const server = createServer((req, res) => void handle(ctx, req, res));
-  const address = await listen(server, host, options.port ?? 0);
-  base = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const peer = await serveLocal((req, res) => handle(ctx, req, res), options);
+  base = peer.url;
   return {
     ...urls(),
     devTokenEndpoint: options.mintSecret === undefined ? undefined : `${base}/dev/token`,
     mintClientToken,
     stats,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: peer.close,
   };
 }

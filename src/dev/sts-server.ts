@@ -8,9 +8,9 @@
  * `allowedRoles` says otherwise: it is a test peer, not a security boundary.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpClient } from '../core/types.ts';
-import { listenLocal } from './listen.ts';
+import { readCapped, serveLocal } from './peer.ts';
 import { type AllowedRoles, createStsActions, type StsCall } from './sts/actions.ts';
 import { errorResponse, StsFault } from './sts/xml.ts';
 
@@ -58,6 +58,7 @@ export interface StsServer {
 }
 
 const MAX_BODY = 64 * 1024;
+const bodyTooLarge = () => new StsFault('RequestEntityTooLarge', 'Request body too large', 413);
 const INJECTED: Record<InjectedFault, [number, string]> = {
   Throttling: [400, 'Rate exceeded'],
   ServiceUnavailable: [503, 'Service is unavailable. Please try again later.'],
@@ -71,7 +72,7 @@ export async function startStsServer(options: StsServerOptions): Promise<StsServ
   const actions = createStsActions({ ...options, stats });
 
   const answer = async (req: IncomingMessage, requestId: string): Promise<string> => {
-    const body = await readBody(req);
+    const body = await readCapped(req, MAX_BODY, bodyTooLarge);
     const form = formOf(req, body);
     const fault = faults.shift();
     if (fault) throw new StsFault(fault, INJECTED[fault][1], INJECTED[fault][0]);
@@ -96,8 +97,7 @@ export async function startStsServer(options: StsServerOptions): Promise<StsServ
     }
   };
 
-  const server = createServer((req, res) => void handle(req, res));
-  const peer = await listenLocal(server, options);
+  const peer = await serveLocal(handle, options);
   return {
     url: peer.url,
     stats,
@@ -113,17 +113,6 @@ function formOf(req: IncomingMessage, body: Buffer): URLSearchParams {
   if (req.method === 'GET') return new URL(req.url ?? '/', 'http://sts').searchParams;
   if (req.method !== 'POST') throw new StsFault('InvalidAction', 'Only GET and POST are supported.');
   return new URLSearchParams(body.toString('utf8'));
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new StsFault('RequestEntityTooLarge', 'Request body too large', 413);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, size);
 }
 
 function send(res: ServerResponse, status: number, xml: string, requestId: string): void {

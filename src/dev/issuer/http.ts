@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readCapped } from '../peer.ts';
 
 /** Largest request body the issuer reads, bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -57,14 +58,8 @@ export function sendJson(
 
 /** Reads the whole body, refusing more than {@link MAX_BODY_BYTES} with 413. */
 export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw oauthError(413, 'invalid_request', 'request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const tooLarge = () => oauthError(413, 'invalid_request', 'request body too large');
+  return (await readCapped(req, MAX_BODY_BYTES, tooLarge)).toString('utf8');
 }
 
 /** True when the request's media type (parameters ignored) is `type`. */
