@@ -23,15 +23,7 @@ import { type HttpClient, silentLogger } from '../core/types.ts';
 import { createDispatcher, createHttpClient } from '../providers/http.ts';
 import { prettyAvailable } from '../server/logger.ts';
 import { argsErrorMessage } from './client/flags.ts';
-
-/** Where the command reads its environment and writes its output (tests pass their own). */
-export interface CommandIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  env: Record<string, string | undefined>;
-  /** Directory relative config paths resolve against. */
-  cwd: string;
-}
+import { type CommandIo, processIo } from './io.ts';
 
 const USAGE = `Usage: voidkey config validate [--config PATH] [--check-connectivity]
 
@@ -52,15 +44,6 @@ Exit codes:
   1  invalid, or (with --check-connectivity) something unreachable or wrong
   2  usage: unknown option, missing value, unknown subcommand
 `;
-
-function processIo(): CommandIo {
-  return {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-    env: process.env,
-    cwd: process.cwd(),
-  };
-}
 
 interface ValidateFlags {
   config: string | undefined;

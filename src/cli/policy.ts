@@ -2,7 +2,8 @@
  * `voidkey policy test FILE …` and `voidkey policy explain …`: the broker's
  * policy asked offline, from a config file and claims, without a broker.
  */
-import { type CommandIo, processIo } from './policy/common.ts';
+import { type CommandIo, processIo } from './io.ts';
+import { InvalidInput, POLICY_EXIT } from './policy/common.ts';
 
 const USAGE = `Usage: voidkey policy <test|explain> [options]
 
@@ -30,5 +31,11 @@ export async function run(args: string[], io: CommandIo = processIo()): Promise<
     io.stderr(`voidkey: ${what} (see 'voidkey policy --help')\n`);
     return 2;
   }
-  return (await load()).run(rest, io);
+  try {
+    return await (await load()).run(rest, io);
+  } catch (err) {
+    if (!(err instanceof InvalidInput)) throw err;
+    for (const line of err.lines) io.stderr(`${line}\n`);
+    return POLICY_EXIT.INVALID;
+  }
 }

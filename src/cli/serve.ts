@@ -11,6 +11,7 @@ import type { LoggingConfig } from '../core/config/schema.ts';
 import { createLogger, startBroker, tuneHeapGrowth } from '../server/main.ts';
 import { argsErrorMessage } from './client/flags.ts';
 import { loadCommandConfig } from './config.ts';
+import { processIo } from './io.ts';
 import { stopWhenOrphaned } from './orphan.ts';
 
 const USAGE = `Usage: voidkey serve [--config PATH] [--port N] [--host ADDR]
@@ -101,13 +102,13 @@ export async function run(
     return flags.port === undefined ? 1 : 2;
   }
 
-  const stderr = (text: string) => process.stderr.write(text);
-  const loaded = await loadCommandConfig('serve', flags.config, { stderr, env, cwd: process.cwd() });
+  const io = { ...processIo(), env };
+  const loaded = await loadCommandConfig('serve', flags.config, io);
   if (loaded === undefined) return 1;
   const { config } = loaded;
   // The files validate reads, read before anything starts, with the same messages.
   if (loaded.fileProblems.length > 0) {
-    for (const problem of loaded.fileProblems) stderr(`${problem}\n`);
+    for (const problem of loaded.fileProblems) io.stderr(`${problem}\n`);
     return 1;
   }
   const logger = createLogger(config.logging as LoggingConfig);

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { stringify } from 'yaml';
-import { type CommandIo, run } from '../../src/cli/config.ts';
+import { run } from '../../src/cli/config.ts';
+import type { CommandIo } from '../../src/cli/io.ts';
 import { detachKeyPair } from '../../src/dev/keys.ts';
 import { redisToolsAvailable, startConfiguredRedis } from '../e2e/peers/redis-topologies.ts';
 

@@ -6,10 +6,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, type LoadedConfig, loadConfig } from '../../core/config/index.ts';
 import { argsErrorMessage } from '../client/flags.ts';
-import type { CommandIo } from '../config.ts';
+import type { CommandIo } from '../io.ts';
 import type { OfflinePolicy } from './engine.ts';
 
-export type { CommandIo } from '../config.ts';
+export type { CommandIo } from '../io.ts';
 
 /** Exit codes of the policy commands. */
 export const POLICY_EXIT = { OK: 0, FAILED: 1, INVALID: 2 } as const;
@@ -80,14 +80,4 @@ export function resolveIdp(
   if (iss === undefined) return { problem: 'name the IdP: give `idp` or `claims.iss`' };
   const found = policy.idpForIssuer(iss);
   return found ? { idp: found.name } : { problem: `no client IdP has issuer ${JSON.stringify(iss)}` };
-}
-
-/** Process stdio as a {@link CommandIo}. */
-export function processIo(): CommandIo {
-  return {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-    env: process.env,
-    cwd: process.cwd(),
-  };
 }

@@ -52,22 +52,10 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Runs `voidkey policy explain`; returns the exit code. */
-export async function run(args: string[], io: CommandIo): Promise<number> {
-  try {
-    return await explain(args, io);
-  } catch (err) {
-    if (err instanceof InvalidInput) {
-      for (const line of err.lines) io.stderr(`${line}\n`);
-      return POLICY_EXIT.INVALID;
-    }
-    throw err;
-  }
-}
-
 const usage = (text: string) => new InvalidInput([`voidkey: ${text} (see 'voidkey policy explain --help')`]);
 
-async function explain(args: string[], io: CommandIo): Promise<number> {
+/** Runs `voidkey policy explain`; returns the exit code, or throws {@link InvalidInput} (exit 2). */
+export async function run(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parsePolicyFlags('policy explain', args, OPTIONS);
   if (values.help) {
     io.stdout(EXPLAIN_USAGE);

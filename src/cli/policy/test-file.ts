@@ -10,6 +10,7 @@ import { Report } from '../../core/config/report.ts';
 import { validateSchema } from '../../core/config/validate.ts';
 import { parseYaml } from '../../core/config/yaml.ts';
 import { REASON_CODES } from '../../core/policy/index.ts';
+import { InvalidInput } from './common.ts';
 
 const strict = { additionalProperties: false } as const;
 const KEY_NAME = '^[A-Za-z0-9_-]{1,64}$';
@@ -104,24 +105,18 @@ export type PolicyTests = Static<typeof PolicyTestsSchema>;
 export type PolicyCase = Static<typeof CaseSchema>;
 export type KeyExpectation = Static<typeof KeyExpectationSchema>;
 
-/** A cases file that could not be read or is invalid: one `path: problem` line each. */
-export class CasesFileError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'CasesFileError';
-    this.problems = problems;
-  }
-}
-
-/** Reads and validates the cases file at `path`; throws {@link CasesFileError} listing every problem. */
-export function readCasesFile(path: string): PolicyTests {
+/**
+ * Reads and validates the cases file at `path`; throws {@link InvalidInput}
+ * listing every problem, each line prefixed by `shown` (the path as the user gave it).
+ */
+export function readCasesFile(path: string, shown: string): PolicyTests {
+  const invalid = (problems: string[]) => new InvalidInput(problems.map((p) => `${shown}: ${p}`));
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'unreadable';
-    throw new CasesFileError([`cannot read the file (${code})`]);
+    throw invalid([`cannot read the file (${code})`]);
   }
   const report = new Report();
   const data = parseYaml(text, '(root)', report);
@@ -133,6 +128,6 @@ export function readCasesFile(path: string): PolicyTests {
       }
     }
   }
-  if (report.hasProblems) throw new CasesFileError(report.problems());
+  if (report.hasProblems) throw invalid(report.problems());
   return data as PolicyTests;
 }

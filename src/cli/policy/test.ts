@@ -9,7 +9,7 @@ import { type CommandIo, InvalidInput, loadPolicyConfig, POLICY_EXIT, parsePolic
 import { compileOffline } from './engine.ts';
 import { describeExplanation } from './format.ts';
 import { type CaseResult, prepareCases, runCase, uncovered } from './run-cases.ts';
-import { CasesFileError, readCasesFile } from './test-file.ts';
+import { readCasesFile } from './test-file.ts';
 
 /** `voidkey policy test --help`. */
 export const TEST_USAGE = `Usage: voidkey policy test FILE [--config PATH] [--coverage] [--json]
@@ -37,20 +37,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Runs `voidkey policy test`; returns the exit code. */
+/** Runs `voidkey policy test`; returns the exit code, or throws {@link InvalidInput} (exit 2). */
 export async function run(args: string[], io: CommandIo): Promise<number> {
-  try {
-    return await runTests(args, io);
-  } catch (err) {
-    if (err instanceof InvalidInput) {
-      for (const line of err.lines) io.stderr(`${line}\n`);
-      return POLICY_EXIT.INVALID;
-    }
-    throw err;
-  }
-}
-
-async function runTests(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parsePolicyFlags('policy test', args, OPTIONS);
   if (values.help) {
     io.stdout(TEST_USAGE);
@@ -63,13 +51,7 @@ async function runTests(args: string[], io: CommandIo): Promise<number> {
     ]);
   }
   const filePath = resolve(io.cwd, file);
-  let spec: ReturnType<typeof readCasesFile>;
-  try {
-    spec = readCasesFile(filePath);
-  } catch (err) {
-    if (err instanceof CasesFileError) throw new InvalidInput(err.problems.map((p) => `${file}: ${p}`));
-    throw err;
-  }
+  const spec = readCasesFile(filePath, file);
   const configPath =
     values.config !== undefined
       ? resolve(io.cwd, values.config)
