@@ -58,14 +58,14 @@ while [ $# -gt 0 ]; do
     *) URL="$1"; shift ;;
   esac
 done
-[ -n "$URL" ] || die_usage "no broker URL given"
 # shellcheck source-path=SCRIPTDIR source=lib/broker-url.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/broker-url.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/http.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/http.sh"
 resolve_broker_url "$URL"
 case "$TIMEOUT$DURATION" in *[!0-9]*) die_usage "--timeout and --duration take whole seconds" ;; esac
 
-WORK="$(umask 077 && mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+make_work_dir
 
 # The token goes into a private header file; the variable is dropped at once.
 if [ -n "$TOKEN_FILE" ]; then
@@ -80,58 +80,6 @@ printf 'Authorization: Bearer %s\nContent-Type: application/json\nAccept: applic
 TOKEN=""
 unset VOIDKEY_OIDC_TOKEN
 
-# http METHOD PATH [BODY]: sets STATUS; the body lands in $WORK/body.
-http() {
-  local method="$1" path="$2" body="${3:-}"
-  : >"$WORK/body"
-  printf '%s' "$body" >"$WORK/req-body"
-  if command -v curl >/dev/null 2>&1; then
-    local args=(-sS -o "$WORK/body" -w '%{http_code}' --max-time "$TIMEOUT" -X "$method" -H @"$WORK/req-headers")
-    [ "$INSECURE" = 1 ] && args+=(-k)
-    [ -n "$body" ] && args+=(--data-binary @"$WORK/req-body")
-    STATUS="$(curl "${args[@]}" "$URL$path" 2>"$WORK/err")" || STATUS=000
-  elif command -v node >/dev/null 2>&1; then
-    STATUS="$(node_request "$method" "$URL$path")" || STATUS=000
-  else
-    echo "FAIL - neither curl nor node is installed" >&2
-    exit 1
-  fi
-  tr -d '\r\n' <"$WORK/body" >"$WORK/flat"
-  if [ "$STATUS" = 000 ]; then
-    echo "FAIL - cannot reach $URL: $(head -c 300 "$WORK/err" | tr '\n' ' ')"
-    exit 1
-  fi
-}
-
-# The node fallback: the same request with fetch (Node >= 18).
-node_request() {
-  REQ_METHOD="$1" REQ_URL="$2" REQ_DIR="$WORK" REQ_TIMEOUT="$TIMEOUT" \
-    NODE_TLS_REJECT_UNAUTHORIZED="$([ "$INSECURE" = 1 ] && echo 0 || echo 1)" NODE_NO_WARNINGS=1 \
-    node --input-type=module -e '
-import { readFileSync, writeFileSync } from "node:fs";
-const dir = process.env.REQ_DIR;
-const headers = {};
-for (const line of readFileSync(`${dir}/req-headers`, "utf8").split("\n")) {
-  const i = line.indexOf(":");
-  if (i > 0) headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
-}
-const body = readFileSync(`${dir}/req-body`);
-try {
-  const res = await fetch(process.env.REQ_URL, {
-    method: process.env.REQ_METHOD, headers, redirect: "manual",
-    body: body.length > 0 ? body : undefined,
-    signal: AbortSignal.timeout(Number(process.env.REQ_TIMEOUT) * 1000),
-  });
-  writeFileSync(`${dir}/body`, Buffer.from(await res.arrayBuffer()));
-  process.stdout.write(String(res.status));
-} catch (err) {
-  writeFileSync(`${dir}/err`, String(err?.cause?.message ?? err?.message ?? err));
-  process.stdout.write("000");
-}' 2>>"$WORK/err"
-}
-
-# Whether the flattened body matches an extended regex.
-body_has() { grep -Eq "$1" "$WORK/flat"; }
 # The first match of a regex in the flattened body, or nothing.
 body_first() { grep -Eo "$1" "$WORK/flat" | head -n 1 | sed -E 's/.*"([^"]+)"$/\1/' || true; }
 # The error code and request id of an error body: safe to print (docs/errors.md).
@@ -152,6 +100,7 @@ pick_keys() {
     return
   fi
   http GET /credentials/keys
+  reachable_or_exit
   [ "$STATUS" = 200 ] || fail "GET /credentials/keys -> $STATUS ($(error_summary)), expected 200"
   KEYS="$(body_first '"name" *: *"[A-Za-z0-9_-]{1,64}"')"
   [ -n "$KEYS" ] || fail "GET /credentials/keys -> 200 but the identity has no key to mint"
@@ -177,6 +126,7 @@ mint_body() {
 check_mint() {
   local key expires
   http POST /credentials/mint "$(mint_body)"
+  reachable_or_exit
   [ "$STATUS" = 200 ] || fail "POST /credentials/mint -> $STATUS ($(error_summary)), expected 200"
   body_has '"credentials" *: *\{ *"' || fail "POST /credentials/mint -> 200 without a non-empty credentials object"
   for key in "${KEY_LIST[@]}"; do

@@ -36,6 +36,7 @@ environment_url() {
 # (empty for a URL, else where the environment's URL came from).
 resolve_broker_url() {
   local given="$1" var from=""
+  [ -n "$given" ] || die_usage "no broker URL given"
   URL_SOURCE=""
   case "$given" in
     http://* | https://*) URL="$given" ;;

@@ -10,6 +10,8 @@ import { REPO } from './kit.ts';
 import { BASE_TOOLS, runScript, toolDir, which } from './shell.ts';
 
 const SCRIPTS = ['smoke-tests.sh', 'integration-tests.sh', 'backup-config.sh', 'restore-config.sh'];
+/** What the scripts source. */
+const LIBS = ['lib/broker-url.sh', 'lib/http.sh'];
 const TOKEN = 'eyJ.client-token-that-must-not-leak.sig';
 const SECRET = 'wJalrXUtnFEMI-credential-that-must-not-leak';
 
@@ -95,7 +97,7 @@ describe('deployment scripts', () => {
     }
     const r = spawnSync(
       'shellcheck',
-      ['-x', '-S', 'warning', ...[...SCRIPTS, 'lib/broker-url.sh'].map((s) => join(REPO, 'scripts', s))],
+      ['-x', '-S', 'warning', ...[...SCRIPTS, ...LIBS].map((s) => join(REPO, 'scripts', s))],
       {
         encoding: 'utf8',
       },
@@ -173,10 +175,15 @@ describe('scripts against a fake broker', () => {
     assert.equal((await runScript('smoke-tests.sh', [url], { env: { PATH: noCurl.bin } })).code, 1);
   });
 
-  test('smoke-tests.sh fails with a clear line when nothing listens', async () => {
-    const r = await runScript('smoke-tests.sh', ['http://127.0.0.1:1', '--timeout', '2']);
-    assert.equal(r.code, 1);
-    assert.match(r.stdout, /^FAIL - cannot reach http:\/\/127\.0\.0\.1:1/m);
+  test('smoke-tests.sh and integration-tests.sh fail with a clear line when nothing listens', async () => {
+    for (const s of ['smoke-tests.sh', 'integration-tests.sh']) {
+      const r = await runScript(s, ['http://127.0.0.1:1', '--timeout', '2'], {
+        env: { VOIDKEY_OIDC_TOKEN: TOKEN, VOIDKEY_KEYS: '' },
+      });
+      assert.equal(r.code, 1, s);
+      assert.match(r.stdout, /^FAIL - cannot reach http:\/\/127\.0\.0\.1:1/m, s);
+      assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN), s);
+    }
   });
 
   test('integration-tests.sh mints the first listed key and prints neither token nor credential', async () => {
