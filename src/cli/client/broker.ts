@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { MintResponse } from '../../core/mint/index.ts';
 import type { HttpClient, HttpResponse } from '../../core/types.ts';
 import { brokerFailure, type ErrorBody, isRetryable } from './broker-errors.ts';
 import { CliError, EXIT } from './exit.ts';
@@ -25,15 +26,6 @@ export interface KeysAnswer {
   idp: string;
   keys: KeyInfo[];
   raw: string;
-}
-
-/** `POST /credentials/mint` 200 body. */
-export interface MintAnswer {
-  credentials: Record<string, Record<string, string>>;
-  expiresAt: string;
-  subject: string;
-  issuedAt: string;
-  keyExpiresAt: Record<string, string>;
 }
 
 /** An identity provider the broker trusts, from `GET /credentials/idp-providers`. */
@@ -93,10 +85,10 @@ export class BrokerClient {
   }
 
   /** `POST /credentials/mint` for 1–10 keys; checks every requested key came back. */
-  async mint(token: string, keys: string[], duration: number | undefined): Promise<MintAnswer> {
+  async mint(token: string, keys: string[], duration: number | undefined): Promise<MintResponse> {
     const payload = JSON.stringify(duration === undefined ? { keys } : { keys, duration });
     const { body } = await this.#call('POST', '/credentials/mint', token, payload);
-    const answer = body as Partial<MintAnswer>;
+    const answer = body as Partial<MintResponse>;
     const credentials = answer.credentials;
     const valid =
       typeof credentials === 'object' &&
@@ -104,7 +96,7 @@ export class BrokerClient {
       typeof answer.expiresAt === 'string' &&
       keys.every((key) => isStringMap(credentials[key]));
     if (!valid) throw malformed('POST /credentials/mint');
-    return { keyExpiresAt: {}, subject: '', issuedAt: '', ...answer } as MintAnswer;
+    return { keyExpiresAt: {}, subject: '', issuedAt: '', ...answer } as MintResponse;
   }
 
   async #call(method: 'GET' | 'POST', path: string, token?: string, payload?: string) {

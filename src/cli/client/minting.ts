@@ -4,7 +4,8 @@
  * sets a variable able to run code on this machine.
  */
 import { isDangerousEnvName } from '../../core/env-names.ts';
-import type { BrokerClient, MintAnswer } from './broker.ts';
+import type { MintResponse } from '../../core/mint/index.ts';
+import type { BrokerClient } from './broker.ts';
 import { safeText } from './broker-errors.ts';
 import { CliError, EXIT } from './exit.ts';
 import type { Minted } from './formats.ts';
@@ -38,7 +39,7 @@ export async function mintAll(
     const batch = keys.slice(start, start + BATCH);
     // A runner token is fetched afresh per request, for brokers enforcing one-time use.
     const token = start === 0 ? first : await session.tokens.get();
-    const answer: MintAnswer = await session.broker.mint(token, batch, duration);
+    const answer: MintResponse = await session.broker.mint(token, batch, duration);
     for (const key of batch) {
       const outputs = answer.credentials[key] as Record<string, string>;
       refuseDangerousNames(key, outputs);
