@@ -17,6 +17,13 @@ import { presentedToken, queryToken } from './token.ts';
 /** Key names a mint request may name. */
 export const KEY_NAME_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 
+/** The `keys` of a mint or explain request: 1 to 10 distinct key names. */
+const KeysSchema = Type.Array(Type.String({ pattern: KEY_NAME_PATTERN }), {
+  minItems: 1,
+  maxItems: 10,
+  uniqueItems: true,
+});
+
 /**
  * Body of `POST /credentials/mint`. Duplicate key names are refused (400)
  * rather than merged: a request naming a key twice is a client bug. The
@@ -25,11 +32,7 @@ export const KEY_NAME_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
  */
 export const MintBodySchema = Type.Object(
   {
-    keys: Type.Array(Type.String({ pattern: KEY_NAME_PATTERN }), {
-      minItems: 1,
-      maxItems: 10,
-      uniqueItems: true,
-    }),
+    keys: KeysSchema,
     oidcToken: Type.Optional(Type.String()),
     duration: Type.Optional(Type.Integer({ minimum: 1 })),
   },
@@ -40,11 +43,7 @@ type MintBody = Static<typeof MintBodySchema>;
 /** Body of `POST /credentials/explain`: the keys to explain, and the token as for a mint. */
 export const ExplainBodySchema = Type.Object(
   {
-    keys: Type.Array(Type.String({ pattern: KEY_NAME_PATTERN }), {
-      minItems: 1,
-      maxItems: 10,
-      uniqueItems: true,
-    }),
+    keys: KeysSchema,
     oidcToken: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
