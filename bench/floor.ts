@@ -14,7 +14,6 @@ import { readFileSync } from 'node:fs';
 import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { benchSubject, CLIENT_AUDIENCE, KEY_NAMES, roleArn, SECRET_VARIABLE } from './config.ts';
 
@@ -71,13 +70,14 @@ async function main(): Promise<void> {
     roles.set(key, Object.fromEntries(KEY_NAMES.map((k) => [k, roleArn(i, k)])));
   }
   const brokerToken = await fetchBrokerToken(spec, process.env[SECRET_VARIABLE] ?? '');
-  // The call is unsigned; documented client options only (a cached middleware stack, no retries).
+  // The call is unsigned; documented client options only (a cached middleware stack, no retries,
+  // the SDK's own Node handler built from its options over a keep-alive agent).
   const sts = new STSClient({
     region: 'us-east-1',
     endpoint: spec.stsEndpoint,
     maxAttempts: 1,
     cacheMiddleware: true,
-    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 128 }) }),
+    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 128 }) },
   });
 
   async function mint(req: IncomingMessage, res: ServerResponse): Promise<void> {
