@@ -4,6 +4,10 @@
  * `voidkey version` starts fast. Each command module exports
  * `run(args): Promise<number>` returning the exit code.
  */
+import { rememberParent } from './orphan.ts';
+
+// First of all: under npx, the shell that started this process can go away while a command still starts.
+rememberParent();
 
 type Command = { load: () => Promise<{ run(args: string[]): Promise<number> }>; summary: string };
 

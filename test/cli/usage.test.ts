@@ -238,9 +238,11 @@ describe('start-up cost', () => {
     };
     visit(new URL('../../src/cli/main.ts', import.meta.url));
     visit(new URL('../../src/cli/version.ts', import.meta.url));
-    // The broker's one version reader, itself on node: built-ins only.
+    // orphan.ts (main.ts notes its parent first; it imports nothing) and the broker's one version
+    // reader, itself on node: built-ins only.
     assert.deepEqual([...seen].map((href) => href.slice(href.indexOf('/src/'))).sort(), [
       '/src/cli/main.ts',
+      '/src/cli/orphan.ts',
       '/src/cli/version.ts',
       '/src/server/version.ts',
     ]);

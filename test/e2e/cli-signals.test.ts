@@ -48,6 +48,8 @@ function start(command: string, args: string[], env: NodeJS.ProcessEnv, ready: R
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // Every process that inherited the output pipes (npx's shell and the broker too) has exited.
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const up = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready in time:\n${output}`)), 120_000);
     const seen = (chunk: Buffer) => {
@@ -61,7 +63,27 @@ function start(command: string, args: string[], env: NodeJS.ProcessEnv, ready: R
     child.stderr.on('data', seen);
     void exited.then(() => reject(new Error(`exited before ready:\n${output}`)));
   });
-  return { child, up, exited, output: () => output };
+  return { child, up, exited, closed, output: () => output };
+}
+
+/** Whether `promise` settles within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** SIGKILLs the process group `run` started, whatever is left of it. */
+function killGroup(run: { child: { pid?: number | undefined } }): void {
+  try {
+    process.kill(-(run.child.pid as number), 'SIGKILL');
+  } catch {}
 }
 
 describe('SIGTERM reaches the broker through npm', () => {
@@ -101,15 +123,9 @@ describe('SIGTERM reaches the broker through npm', () => {
     );
   });
 
-  // Known defect: under Node 26 the broker started by `npx voidkey serve` outlives npx's SIGTERM (an
-  // extra parent stays up, so the orphan watch never fires). Reported as todo there until fixed.
-  const npxTodo =
-    Number(process.versions.node.split('.')[0]) >= 26
-      ? 'under Node 26 the broker outlives npx (open defect, see the closing note)'
-      : false;
-  test('npx voidkey serve: the broker stops, nothing left listening', { todo: npxTodo }, async () => {
-    const port = await freePort();
-    const config = join(home, 'config.yaml');
+  /** Writes a broker config to `name` in the test's home; `extra` adds YAML lines. */
+  async function writeConfig(name: string, extra: string[] = []): Promise<string> {
+    const config = join(home, name);
     await writeFile(
       config,
       [
@@ -117,9 +133,16 @@ describe('SIGTERM reaches the broker through npm', () => {
         'clientIdps: [{name: gh, issuer: "https://token.actions.githubusercontent.com", audience: voidkey}]',
         'accessProviders: [{name: aws, type: aws-sts}]',
         'clientIdentities: [{subject: "repo:o/r:ref:refs/heads/main", idp: gh, keys: {K: {provider: aws, roleArn: "arn:aws:iam::123456789012:role/R"}}}]',
+        ...extra,
         '',
       ].join('\n'),
     );
+    return config;
+  }
+
+  test('npx voidkey serve: the broker stops, nothing left listening', async () => {
+    const port = await freePort();
+    const config = await writeConfig('config.yaml');
     const run = start(
       'npx',
       ['voidkey', 'serve', '--config', config, '--port', String(port), '--host', '127.0.0.1'],
@@ -137,9 +160,27 @@ describe('SIGTERM reaches the broker through npm', () => {
       assert.ok(run.child.pid !== undefined && !alive(run.child.pid));
     } finally {
       // Whatever the outcome, nothing of this test may keep running (an orphan would hold the runner).
-      try {
-        process.kill(-(run.child.pid as number), 'SIGKILL');
-      } catch {}
+      killGroup(run);
+    }
+  });
+
+  test('npx voidkey serve, SIGTERM while the broker starts: it stops, nothing left listening', async () => {
+    const port = await freePort();
+    // The warning comes once the config is loaded, before the broker listens.
+    const config = await writeConfig('starting.yaml', ['server: {allowInsecureIssuers: true}']);
+    const run = start(
+      'npx',
+      ['voidkey', 'serve', '--config', config, '--port', String(port), '--host', '127.0.0.1'],
+      env(),
+      /allowInsecureIssuers/,
+    );
+    await run.up;
+    run.child.kill('SIGTERM');
+    try {
+      assert.equal(await within(run.closed, 30_000), true, `the broker was orphaned:\n${run.output()}`);
+      assert.equal(await listening(port), false);
+    } finally {
+      killGroup(run);
     }
   });
 });
