@@ -110,6 +110,8 @@ interface Context {
   dist: string;
   peers: Peers;
   runs: Run[];
+  /** The identity-scale variants this run measures (a build from before claim rules cannot load `mixed`). */
+  variants: Variant[];
 }
 
 interface Target {
@@ -225,7 +227,7 @@ async function benchmark(ctx: Context) {
   await floor.process.stop();
 
   const variants = new Map<string, Target>();
-  for (const v of VARIANTS) {
+  for (const v of ctx.variants) {
     const request = { population: v.population, identities: v.identities, count: TOKENS };
     const target: Target = { server: await start(v.name, v.identities, v.population), tokens: [], keys: 1 };
     target.tokens = await ctx.peers.tokens(request);
@@ -236,7 +238,7 @@ async function benchmark(ctx: Context) {
     variants.set(v.name, target);
   }
   const comparisons = [];
-  for (const c of COMPARISONS) {
+  for (const c of COMPARISONS.filter((c) => variants.has(c.reference) && variants.has(c.scaled))) {
     const [reference, scaled] = [variants.get(c.reference), variants.get(c.scaled)] as [Target, Target];
     comparisons.push({ ...c, rounds: await paired(ctx, reference, scaled, top) });
   }
@@ -265,7 +267,7 @@ async function benchmark(ctx: Context) {
     ),
     ...upstream,
     ...comparisons.flatMap((c) => pairedTargets(c.label, c.rounds)),
-    ...VARIANTS.flatMap((v) => variantTargets(v, memory)),
+    ...ctx.variants.flatMap((v) => variantTargets(v, memory)),
     atMost('`voidkey version` start-up, median', cliVersionMs, 300, 'ms'),
   ];
   return { summaries, floorRounds, comparisons, memory, cliVersionMs, targets };
@@ -334,15 +336,19 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       dist: { type: 'string', default: DEFAULT_DIST },
       out: { type: 'string', default: resolve(import.meta.dirname, 'results/latest.json') },
+      skip: { type: 'string', multiple: true, default: [] },
     },
   });
+  const unknown = values.skip.filter((name) => !VARIANTS.some((v) => v.name === name));
+  if (unknown.length > 0) throw new Error(`--skip: no such variant: ${unknown.join(', ')}`);
+  const variants = VARIANTS.filter((v) => !values.skip.includes(v.name));
   const started = performance.now();
   const plan = PLANS[values.quick ? 'quick' : 'full'];
   const cpu = planCpus();
   pin(process.pid, cpu.load);
   const dir = await mkdtemp(join(tmpdir(), 'voidkey-bench-'));
   const peers = await startPeers(IDPS, cpu.load);
-  const ctx = { plan, cpu, dir, dist: resolve(values.dist), peers, runs: [] };
+  const ctx = { plan, cpu, dir, dist: resolve(values.dist), peers, runs: [], variants };
   try {
     log(`${plan.mode} run of ${ctx.dist}; server CPU ${cpu.server ?? 'not pinned'}`);
     const result = await benchmark(ctx);
