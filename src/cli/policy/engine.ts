@@ -49,7 +49,7 @@ export interface OfflinePolicy {
 }
 
 /** `config`'s policy (compiled by loadConfig), for offline questions. */
-export function compileOffline({ config, policy }: { config: Config; policy: Policy }): OfflinePolicy {
+export function offlinePolicy({ config, policy }: { config: Config; policy: Policy }): OfflinePolicy {
   const { rules } = policy;
   const idps = config.clientIdps as readonly ClientIdpConfig[];
   const identities = [...rules.idps.values()].flatMap((r) => r.identities);

@@ -17,7 +17,7 @@ import {
   parsePolicyFlags,
   resolveIdp,
 } from './common.ts';
-import { compileOffline } from './engine.ts';
+import { offlinePolicy } from './engine.ts';
 import { describeExplanation } from './format.ts';
 
 /** `voidkey policy explain --help`. */
@@ -85,7 +85,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
           resolve(io.cwd, values.token as string),
           values.jwks === undefined ? undefined : resolve(io.cwd, values.jwks),
         );
-  const policy = compileOffline(await loadPolicyConfig(resolve(io.cwd, found), io));
+  const policy = offlinePolicy(await loadPolicyConfig(resolve(io.cwd, found), io));
   const idp = resolveIdp(policy, values.idp, claims);
   if ('problem' in idp) throw new InvalidInput([`voidkey: ${idp.problem}`]);
   const explanation = policy.explain(idp.idp, claims, keys);

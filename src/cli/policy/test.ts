@@ -6,7 +6,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { type CommandIo, InvalidInput, loadPolicyConfig, POLICY_EXIT, parsePolicyFlags } from './common.ts';
-import { compileOffline } from './engine.ts';
+import { offlinePolicy } from './engine.ts';
 import { describeExplanation } from './format.ts';
 import { type CaseResult, prepareCases, runCase, uncovered } from './run-cases.ts';
 import { readCasesFile } from './test-file.ts';
@@ -61,7 +61,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   if (configPath === undefined) {
     throw new InvalidInput([`${file}: no config: pass --config PATH or set 'config' in the file`]);
   }
-  const policy = compileOffline(await loadPolicyConfig(configPath, io));
+  const policy = offlinePolicy(await loadPolicyConfig(configPath, io));
   const cases = prepareCases(policy, spec.cases, file);
   const results = cases.map((c) => runCase(policy, c));
   const coverage = values.coverage ? uncovered(policy, results) : undefined;
