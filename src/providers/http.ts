@@ -68,23 +68,57 @@ export function createHttpClient(dispatcher: Dispatcher = createDispatcher()): H
   return (url, req) => send(dispatcher, url, req);
 }
 
+/** The signal of one exchange and whether its own timeout (not the caller) ended it. */
+export interface ExchangeSignal {
+  signal: AbortSignal;
+  timedOut(): boolean;
+  /** Clears the timer and the listener on the caller's signal; call when the exchange ends. */
+  done(): void;
+}
+
+/**
+ * A signal that aborts when `caller` does or `ms` after now. A plain
+ * controller and timer, both released by `done()`: AbortSignal.any and
+ * AbortSignal.timeout leave weakly held signals and timers to the garbage
+ * collector, one set per outbound call.
+ */
+export function exchangeSignal(caller: AbortSignal | undefined, ms: number): ExchangeSignal {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException('The operation timed out', 'TimeoutError'));
+  }, ms);
+  const follow = () => controller.abort(caller?.reason);
+  if (caller?.aborted) follow();
+  else caller?.addEventListener('abort', follow, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    done() {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', follow);
+    },
+  };
+}
+
 async function send(dispatcher: Dispatcher, url: string, req: HttpRequest): Promise<HttpResponse> {
-  const timeout = AbortSignal.timeout(req.timeoutMs);
-  // AbortSignal.any follows native signals only: a request's light deadline signal is converted.
-  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+  const exchange = exchangeSignal(req.signal, req.timeoutMs);
   try {
     const res = await request(url, {
       dispatcher,
       method: req.method ?? 'GET',
       headers: req.headers,
       body: req.body,
-      signal,
+      signal: exchange.signal,
       maxRedirections: 0,
     });
     const body = await readCapped(res.body, req.maxBytes, res.headers['content-length']);
     return { status: res.statusCode, headers: flattenHeaders(res.headers), body };
   } catch (err) {
-    throw classify(err, timeout, req.signal);
+    throw classify(err, exchange, req.signal);
+  } finally {
+    exchange.done();
   }
 }
 
@@ -127,10 +161,10 @@ export function flattenHeaders(
   return out;
 }
 
-function classify(err: unknown, timeout: AbortSignal, caller: AbortSignal | undefined): HttpError {
+function classify(err: unknown, exchange: ExchangeSignal, caller: AbortSignal | undefined): HttpError {
   if (err instanceof HttpError) return err;
   if (caller?.aborted) return new HttpError('aborted', 'request aborted by caller', { cause: err });
-  if (timeout.aborted) return new HttpError('timeout', 'request timed out', { cause: err });
+  if (exchange.timedOut()) return new HttpError('timeout', 'request timed out', { cause: err });
   const code = (err as { code?: string }).code;
   return new HttpError('network', code ? `network error (${code})` : 'network error', { cause: err });
 }

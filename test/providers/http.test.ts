@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { HttpError } from '../../src/core/types.ts';
-import { createHttpClient } from '../../src/providers/http.ts';
+import { createHttpClient, exchangeSignal } from '../../src/providers/http.ts';
 
 describe('outbound HTTP client', () => {
   let server: Server;
@@ -69,5 +69,42 @@ describe('outbound HTTP client', () => {
     await assert.rejects(http('http://127.0.0.1:1/', { timeoutMs: 1000, maxBytes: 100 }), (err) => {
       return err instanceof HttpError && err.kind === 'network';
     });
+  });
+});
+
+describe('exchangeSignal', () => {
+  test('aborts with a TimeoutError after its time and says it timed out', async () => {
+    const exchange = exchangeSignal(undefined, 20);
+    await new Promise((resolve) => exchange.signal.addEventListener('abort', resolve, { once: true }));
+    assert.equal(exchange.timedOut(), true);
+    assert.equal((exchange.signal.reason as Error).name, 'TimeoutError');
+    exchange.done();
+  });
+
+  test("follows the caller's abort, with the caller's reason, without calling it a timeout", () => {
+    const caller = new AbortController();
+    const exchange = exchangeSignal(caller.signal, 60_000);
+    const reason = new Error('deadline');
+    caller.abort(reason);
+    assert.equal(exchange.signal.aborted, true);
+    assert.equal(exchange.signal.reason, reason);
+    assert.equal(exchange.timedOut(), false);
+    exchange.done();
+  });
+
+  test('starts aborted when the caller already is', () => {
+    const exchange = exchangeSignal(AbortSignal.abort(new Error('gone')), 60_000);
+    assert.equal(exchange.signal.aborted, true);
+    exchange.done();
+  });
+
+  test('done() releases the timer and stops following the caller', async () => {
+    const caller = new AbortController();
+    const exchange = exchangeSignal(caller.signal, 20);
+    exchange.done();
+    caller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(exchange.signal.aborted, false, 'neither the caller nor the timer reaches a finished exchange');
+    assert.equal(exchange.timedOut(), false);
   });
 });

@@ -22,7 +22,7 @@ import {
   STSClient,
 } from '@aws-sdk/client-sts';
 import { type Dispatcher, request } from 'undici';
-import { createDispatcher, flattenHeaders } from '../http.ts';
+import { createDispatcher, type ExchangeSignal, exchangeSignal, flattenHeaders } from '../http.ts';
 
 /** Static credentials of one hop. */
 export interface HopCredentials {
@@ -76,6 +76,8 @@ export function createStsClient(options: StsClientOptions): StsClientHandle {
     credentials,
     requestHandler: undiciHandler(dispatcher, options.httpTimeout),
     maxAttempts: 1,
+    // Resolve the middleware stack once per command class: nothing is added to it after creation.
+    cacheMiddleware: true,
     // A strategy that sends once and adds nothing: stsCaller owns retries.
     retryStrategy: { retry: (next, args) => next(args) },
     useFipsEndpoint: false,
@@ -114,20 +116,22 @@ function undiciHandler(dispatcher: Dispatcher, timeoutMs: number) {
     metadata: { handlerProtocol: 'http/1.1' },
     async handle(req: SdkRequest, options: { abortSignal?: unknown } = {}) {
       const caller = options.abortSignal as AbortSignal | undefined;
-      const timeout = AbortSignal.timeout(timeoutMs);
+      const exchange = exchangeSignal(caller, timeoutMs);
       try {
         const res = await request(urlOf(req), {
           dispatcher,
           method: req.method as Dispatcher.HttpMethod,
           headers: req.headers,
           body: req.body as string | Uint8Array | undefined,
-          signal: caller ? AbortSignal.any([caller, timeout]) : timeout,
+          signal: exchange.signal,
           maxRedirections: 0,
         });
         const body = new Uint8Array(await res.body.arrayBuffer());
         return { response: { statusCode: res.statusCode, headers: flattenHeaders(res.headers), body } };
       } catch (err) {
-        throw transportError(err, caller, timeout);
+        throw transportError(err, caller, exchange);
+      } finally {
+        exchange.done();
       }
     },
     updateHttpClientConfig() {},
@@ -157,12 +161,12 @@ function rfc3986(value: string): string {
   );
 }
 
-function transportError(err: unknown, caller: AbortSignal | undefined, timeout: AbortSignal): Error {
+function transportError(err: unknown, caller: AbortSignal | undefined, exchange: ExchangeSignal): Error {
   const named = (name: string, message: string) =>
     Object.assign(new Error(message, { cause: err }), { name });
   if (caller?.aborted) return named('AbortError', 'Request aborted');
   const code = (err as { code?: string })?.code;
-  if (timeout.aborted || code === 'UND_ERR_CONNECT_TIMEOUT')
+  if (exchange.timedOut() || code === 'UND_ERR_CONNECT_TIMEOUT')
     return named('TimeoutError', 'Request timed out');
   return err instanceof Error ? err : new Error(String(err));
 }

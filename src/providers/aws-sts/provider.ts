@@ -185,7 +185,7 @@ function hopCredentials(answer: StsAnswer): HopCredentials {
 function output(answer: StsAnswer, role: string | undefined, sessionName: string): MintOutput {
   const c = complete(answer);
   const requestId = answer.$metadata.requestId;
-  // Field by field: a literal of conditional spreads costs ~1–2 µs per mint in V8.
+  // In the order the audit log shows the fields.
   const audit: MintOutput['audit'] = {};
   if (role) audit.role = role;
   audit.sessionName = sessionName;
