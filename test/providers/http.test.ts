@@ -104,7 +104,11 @@ describe('exchangeSignal', () => {
     exchange.done();
     caller.abort();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(exchange.signal.aborted, false, 'neither the caller nor the timer reaches a finished exchange');
+    assert.equal(
+      exchange.signal.aborted,
+      false,
+      'neither the caller nor the timer reaches a finished exchange',
+    );
     assert.equal(exchange.timedOut(), false);
   });
 });
