@@ -24,11 +24,8 @@ export const REMEASURES = 1;
  * Why `m` must be measured again (undefined: it stands), given the retries
  * spent. Unpinned runs (foreignCpu NaN: nobody else's share is known) stand.
  */
-export function remeasureReason(
-  m: Pick<Measurement, 'foreignCpu'>,
-  retriesSpent: number,
-): string | undefined {
-  if (!(m.foreignCpu > FOREIGN_CPU_LIMIT) || retriesSpent >= REMEASURES) return undefined;
+export function remeasureReason(m: Pick<Measurement, 'foreignCpu'>, retries: number): string | undefined {
+  if (!(m.foreignCpu > FOREIGN_CPU_LIMIT) || retries >= REMEASURES) return undefined;
   return `other tenants took ${m.foreignCpu.toFixed(3)} of the server core (limit ${FOREIGN_CPU_LIMIT})`;
 }
 
@@ -174,13 +171,10 @@ export interface LoadInputs {
   connections: readonly number[];
 }
 
+type Metric = 'rps' | 'p99' | 'cpuMsPerRequest';
+
 /** Broker ÷ floor of `metric` at (keys, c). */
-function ratio(
-  inputs: LoadInputs,
-  keys: number,
-  c: number,
-  metric: 'rps' | 'p99' | 'cpuMsPerRequest',
-): number {
+function ratio(inputs: LoadInputs, keys: number, c: number, metric: Metric): number {
   const broker = find(inputs.summaries, 'broker', keys, c);
   const floor = find(inputs.summaries, 'floor', keys, c);
   return broker && floor ? broker[metric].median / floor[metric].median : Number.NaN;
