@@ -203,9 +203,10 @@ Substituted values are treated as secrets: no error or warning shows one.
 const PROSE_MERGING = `## Anchors, merge keys and includes
 
 Each file is one YAML 1.2 document (so \`yes\` stays a string) with YAML 1.1
-merge keys: anchors, aliases and \`<<: *base\` work within a file. Against "billion laughs" documents, nested aliases are
-capped (a flat anchor may still be reused up to 1000 times) and one file may
-expand through aliases to at most 1,000,000 values or 64 MiB of text.
+merge keys: anchors, aliases and \`<<: *base\` work within a file. An alias
+shares its anchor's value rather than copying it; against "billion laughs"
+documents, one file may hold at most 1000 aliases and expand through them to
+at most 1,000,000 values or 64 MiB of text.
 
 \`includes: [base.yaml, ...]\` loads other files, relative to the including
 file, first to last, and then lays the including file on top:
@@ -224,8 +225,8 @@ own, so \`\${file:…}\` in an included file is relative to that file, and a
 problem found while reading an included file ends with \`(in that-file.yaml)\`.
 Anchors do not cross files: share blocks through \`includes\`.
 
-YAML mistakes are reported with the file, line and column, and never quote
-the line (it could hold a secret):
+The first YAML mistake in a file is reported with the file, line and column,
+and never quotes the line (it could hold a secret):
 
 | Mistake | Message |
 |---|---|

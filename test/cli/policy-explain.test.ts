@@ -99,8 +99,16 @@ describe('voidkey policy explain: input', () => {
       'must hold one map of claims',
     ],
     ['a missing claims file', ['--config', CONFIG, '--claims', join(dir, 'none.json')], 'cannot read'],
+    [
+      'a claims file with a key twice',
+      ['--config', CONFIG, '--claims', join(dir, 'twice.json')],
+      'twice.json is not JSON or YAML: duplicated mapping key (line 1, column ',
+    ],
   ];
-  before(() => writeFileSync(join(dir, 'list.json'), '[1, 2]'));
+  before(() => {
+    writeFileSync(join(dir, 'list.json'), '[1, 2]');
+    writeFileSync(join(dir, 'twice.json'), '{"sub": "first-value", "sub": "second-value"}');
+  });
   for (const [name, args, text] of usage) {
     test(`${name} exits 2 naming the problem`, async () => {
       const r = await explain(args);

@@ -280,9 +280,7 @@ describe('voidkey policy test: invalid input exits 2 before any case runs', () =
     [
       'YAML that does not parse',
       () => ['test', casesFile('version: 1\ncases: [\n')],
-      [
-        'cases-N.yaml: (root): line 3, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]',
-      ],
+      ['cases-N.yaml: (root): line 3, column 1: deficient indentation'],
     ],
     [
       'a missing file',

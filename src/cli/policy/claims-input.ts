@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { parse } from 'yaml';
+import { CORE_SCHEMA, load, YAMLException } from 'js-yaml';
 import { ALLOWED_ALGORITHMS } from '../../core/config/schema.ts';
 import { decodeJwt } from '../client/jwt.ts';
 import { InvalidInput } from './common.ts';
@@ -22,13 +22,16 @@ function readText(path: string, what: string): string {
 
 /** The claims in a JSON or YAML file holding one map. */
 export function readClaimsFile(path: string): Record<string, unknown> {
+  const text = readText(path, '--claims');
   let value: unknown;
   try {
-    value = parse(readText(path, '--claims'), { uniqueKeys: true });
+    value = load(text, { schema: CORE_SCHEMA });
   } catch (err) {
-    throw new InvalidInput([
-      `--claims: ${path} is not JSON or YAML: ${(err as Error).message.split('\n')[0]}`,
-    ]);
+    // The reason and position only: js-yaml's message also quotes the source.
+    const mark = err instanceof YAMLException ? err.mark : undefined;
+    const where = mark ? ` (line ${mark.line + 1}, column ${mark.column + 1})` : '';
+    const why = err instanceof YAMLException ? `${err.reason}${where}` : 'unreadable';
+    throw new InvalidInput([`--claims: ${path} is not JSON or YAML: ${why}`]);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidInput([`--claims: ${path} must hold one map of claims`]);

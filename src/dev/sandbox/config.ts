@@ -8,7 +8,7 @@
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 
 /** Audience client tokens must carry (the dev client IdP's `audience`). */
 export const DEV_CLIENT_AUDIENCE = 'voidkey';
@@ -107,7 +107,7 @@ export async function writeDevConfig(input: DevConfigInput): Promise<string> {
   await chmod(dir, 0o700);
   await writeFile(join(dir, SECRET_FILE), `${input.brokerClientSecret}\n`, { mode: 0o600, flag: 'wx' });
   const path = join(dir, 'config.yaml');
-  await writeFile(path, HEADER + stringify(devConfig(input), { aliasDuplicateObjects: false }), {
+  await writeFile(path, HEADER + dump(devConfig(input), { noRefs: true }), {
     mode: 0o600,
     flag: 'wx',
   });
