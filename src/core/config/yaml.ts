@@ -1,8 +1,8 @@
 /**
  * One YAML document per file, read by js-yaml: the YAML 1.2 core schema (so
  * `yes` stays a string) plus `<<` merge keys; duplicate keys refused; a
- * bounded number of aliases. js-yaml rather than `yaml` because it reads a
- * 4.6 MB file of 10,000 identities in a fifth of the time and heap.
+ * bounded number of aliases. js-yaml rather than `yaml`: it parses a 4.6 MB
+ * file of 10,000 identities about six times faster, with far less garbage.
  */
 import { CORE_SCHEMA, loadAll, mergeTag, YAMLException } from 'js-yaml';
 import type { Report } from './report.ts';
