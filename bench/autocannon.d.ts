@@ -2,11 +2,7 @@
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
 
-  interface RequestData {
-    method?: string;
-    headers?: Record<string, string>;
-    body?: string;
-  }
+  type RequestData = { method?: string; headers?: Record<string, string>; body?: string };
 
   interface Options extends RequestData {
     url: string;
@@ -17,13 +13,7 @@ declare module 'autocannon' {
     requests?: Array<{ setupRequest?: (request: RequestData) => RequestData }>;
   }
 
-  export interface Result {
-    duration: number;
-    errors: number;
-    timeouts: number;
-    non2xx: number;
-    '2xx': number;
-  }
+  export type Result = { duration: number; errors: number; timeouts: number; non2xx: number; '2xx': number };
 
   function autocannon(options: Options): EventEmitter & PromiseLike<Result>;
   export default autocannon;

@@ -30,11 +30,7 @@ export function remeasureReason(m: Pick<Measurement, 'foreignCpu'>, retries: num
 }
 
 /** Median, min and max of one metric. */
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
+export type Spread = { median: number; min: number; max: number };
 
 /** Median (mean of the middle two for even counts), min and max. */
 export function spread(values: readonly number[]): Spread {
@@ -109,12 +105,7 @@ export interface PairedRound {
 }
 
 /** One side of a {@link PairedRound}. */
-export interface PairedSide {
-  target: string;
-  rps: number;
-  cpuMsPerRequest: number;
-  failures: number;
-}
+export type PairedSide = { target: string; rps: number; cpuMsPerRequest: number; failures: number };
 
 /** Failed answers of both sides over `rounds`. */
 export function pairedFailures(rounds: readonly PairedRound[]): number {
@@ -127,12 +118,7 @@ export function pairedCpuRatio(rounds: readonly PairedRound[]): Spread {
 }
 
 /** One judged target. */
-export interface TargetResult {
-  name: string;
-  value: string;
-  limit: string;
-  pass: boolean;
-}
+export type TargetResult = { name: string; value: string; limit: string; pass: boolean };
 
 export const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 export const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
@@ -166,10 +152,7 @@ export function floorReference(rounds: readonly PairedRound[]): string {
 }
 
 /** What the load targets are judged on. */
-export interface LoadInputs {
-  summaries: readonly Summary[];
-  connections: readonly number[];
-}
+export type LoadInputs = { summaries: readonly Summary[]; connections: readonly number[] };
 
 type Metric = 'rps' | 'p99' | 'cpuMsPerRequest';
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import {
   cleanEnv,
   freePort,
+  runToEnd,
   type Spawned,
   spawnProcess,
   waitForHttp,
@@ -143,6 +144,13 @@ export async function startBroker(o: BrokerOptions): Promise<Server> {
     throw new Error(`${o.name} ${(error as Error).message}`);
   }
   return server(o.name, p, url, started);
+}
+
+/** Seconds from spawn to exit of `serve --help` on `cpu`: loading the code a start runs before its config. */
+export async function serveCodeSeconds(dist: string, cpu: number | undefined): Promise<number> {
+  const started = performance.now();
+  await runToEnd({ ...pinned(cpu, [join(dist, 'cli/main.js'), 'serve', '--help']), env: cleanEnv() });
+  return (performance.now() - started) / 1000;
 }
 
 /** Writes the floor's spec and starts bench/floor.ts with `identities` exact subjects. */
