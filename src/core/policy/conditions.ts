@@ -253,6 +253,9 @@ export function evaluate(
   return { ok, result: ok ? 'pass' : 'fail' };
 }
 
+/** The groups of every branch without captures: one set, not one per branch of 10,000. */
+const NO_GROUPS: ReadonlySet<string> = new Set();
+
 /** Parses a branch (claim → condition map) at `path`; undefined after reporting. */
 export function parseBranch(
   raw: unknown,
@@ -298,7 +301,7 @@ export function parseBranch(
     }
     conditions.push({ claim, condition });
   }
-  return ok ? { conditions, groups } : undefined;
+  return ok ? { conditions, groups: groups.size === 0 ? NO_GROUPS : groups } : undefined;
 }
 
 /**
