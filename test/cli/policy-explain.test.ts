@@ -102,7 +102,7 @@ describe('voidkey policy explain: input', () => {
     [
       'a claims file with a key twice',
       ['--config', CONFIG, '--claims', join(dir, 'twice.json')],
-      'twice.json is not JSON or YAML: duplicated mapping key (line 1, column ',
+      'twice.json is not JSON or YAML: line 1, column 24: duplicate key "sub" (each key may appear once in a map)',
     ],
   ];
   before(() => {

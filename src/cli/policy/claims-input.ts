@@ -5,8 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { CORE_SCHEMA, load, YAMLException } from 'js-yaml';
+import { Report } from '../../core/config/report.ts';
 import { ALLOWED_ALGORITHMS } from '../../core/config/schema.ts';
+import { parseYaml } from '../../core/config/yaml.ts';
 import { decodeJwt } from '../client/jwt.ts';
 import { InvalidInput } from './common.ts';
 
@@ -22,17 +23,10 @@ function readText(path: string, what: string): string {
 
 /** The claims in a JSON or YAML file holding one map. */
 export function readClaimsFile(path: string): Record<string, unknown> {
-  const text = readText(path, '--claims');
-  let value: unknown;
-  try {
-    value = load(text, { schema: CORE_SCHEMA });
-  } catch (err) {
-    // The reason and position only: js-yaml's message also quotes the source.
-    const mark = err instanceof YAMLException ? err.mark : undefined;
-    const where = mark ? ` (line ${mark.line + 1}, column ${mark.column + 1})` : '';
-    const why = err instanceof YAMLException ? `${err.reason}${where}` : 'unreadable';
-    throw new InvalidInput([`--claims: ${path} is not JSON or YAML: ${why}`]);
-  }
+  // The config's reader: the same schema, limits and messages (which never quote the source).
+  const report = new Report();
+  const value = parseYaml(readText(path, '--claims'), `${path} is not JSON or YAML`, report);
+  if (value === undefined) throw new InvalidInput(report.problems().map((p) => `--claims: ${p}`));
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidInput([`--claims: ${path} must hold one map of claims`]);
   }
