@@ -87,7 +87,7 @@ const throwing: PolicySink = {
 /** Compiles the rules of `config`; problems go to `sink` (default: throw). */
 export function compileRules(config: PolicyConfig, sink: PolicySink = throwing): CompiledRules {
   const regexes = new Map<string, Regex | { error: string }>();
-  const parse: ParseContext = { error: (p, t) => sink.error(p, t), regexes };
+  const parse: ParseContext = { error: (p, t) => sink.error(p, t), regexes, claims: new Map() };
   const catalog = compileCatalog(config, sink);
   const identities = config.clientIdentities.map((raw, i) => compileIdentity(raw, i, catalog, parse, sink));
   checkNames(config.clientIdentities, sink);
@@ -195,12 +195,8 @@ export function compileMatch(
     sink.error(at, `at most ${MAX_BRANCHES} branches`);
     return undefined;
   }
-  const branches: Branch[] = [];
-  for (const [b, item] of list.entries()) {
-    const branch = parseBranch(item, Array.isArray(raw) ? [...at, b] : at, parse);
-    if (branch) branches.push(branch);
-  }
-  return branches.length === list.length ? branches : undefined;
+  const branches = list.map((item, b) => parseBranch(item, Array.isArray(raw) ? [...at, b] : at, parse));
+  return branches.every((b) => b !== undefined) ? branches : undefined;
 }
 
 /**

@@ -52,6 +52,8 @@ export interface ParseContext {
   error: ErrorSink;
   /** Regexes compiled once per pattern across the policy. */
   regexes: Map<string, Regex | { error: string }>;
+  /** Claim references parsed once per key across the policy. */
+  claims: Map<string, ClaimRef | { error: string }>;
 }
 
 const OPERATORS = ['equals', 'glob', 'regex', 'not', 'present', 'containsAll', 'every'] as const;
@@ -80,15 +82,12 @@ function scalars(value: unknown, path: readonly PathSegment[], ctx: ParseContext
     ctx.error(path, `must list at most ${MAX_LIST} values`);
     return undefined;
   }
-  const out: string[] = [];
-  let ok = true;
-  for (const [i, item] of list.entries()) {
-    const text = scalar(item, Array.isArray(value) ? [...path, i] : path, ctx);
-    if (text === undefined) ok = false;
-    else out.push(text);
-  }
-  return ok ? out : undefined;
+  const out = list.map((item, i) => scalar(item, Array.isArray(value) ? [...path, i] : path, ctx));
+  return out.every(isDefined) ? out : undefined;
 }
+
+/** For building lists with `map`, which sizes them exactly (a pushed list reserves 17 slots, and a policy may hold thousands). */
+const isDefined = <T>(v: T | undefined): v is T => v !== undefined;
 
 /** Parses one condition at `path`; undefined after reporting why not. */
 export function parseCondition(
@@ -139,31 +138,27 @@ function parseOperator(
       return values && { op, values: values.map(fold), ignoreCase };
     }
     case 'glob': {
-      const sources = scalars(value, at, ctx);
-      if (!sources) return undefined;
-      const globs: Glob[] = [];
-      for (const [i, source] of sources.entries()) {
+      const globs = scalars(value, at, ctx)?.map((source, i) => {
         const glob = compileGlob(fold(source));
-        if ('error' in glob) ctx.error(Array.isArray(value) ? [...at, i] : at, glob.error);
-        else globs.push(glob);
-      }
-      return globs.length === sources.length ? { op, globs, ignoreCase } : undefined;
+        if (!('error' in glob)) return glob;
+        ctx.error(Array.isArray(value) ? [...at, i] : at, glob.error);
+        return undefined;
+      });
+      return globs?.every(isDefined) ? { op, globs, ignoreCase } : undefined;
     }
     case 'regex': {
-      const sources = scalars(value, at, ctx);
-      if (!sources) return undefined;
-      const regexes: Regex[] = [];
-      for (const [i, source] of sources.entries()) {
+      const regexes = scalars(value, at, ctx)?.map((source, i) => {
         const id = `${ignoreCase ? 'i' : 'c'}${source}`;
         let re = ctx.regexes.get(id);
         if (re === undefined) {
           re = compileRegex(source, ignoreCase);
           ctx.regexes.set(id, re);
         }
-        if ('error' in re) ctx.error(Array.isArray(value) ? [...at, i] : at, re.error);
-        else regexes.push(re);
-      }
-      return regexes.length === sources.length ? { op, regexes, ignoreCase } : undefined;
+        if (!('error' in re)) return re;
+        ctx.error(Array.isArray(value) ? [...at, i] : at, re.error);
+        return undefined;
+      });
+      return regexes?.every(isDefined) ? { op, regexes, ignoreCase } : undefined;
     }
     case 'present':
       if (typeof value !== 'boolean') {
@@ -275,21 +270,16 @@ export function parseBranch(
     ctx.error(path, `must hold at most ${MAX_CONDITIONS} conditions`);
     return undefined;
   }
-  const conditions: ClaimCondition[] = [];
   const groups = new Set<string>();
   let ok = true;
-  for (const [key, value] of entries) {
-    const claim = parseClaimKey(key);
+  const conditions = entries.map(([key, value]): ClaimCondition | undefined => {
+    const claim = claimRef(key, ctx);
     if ('error' in claim) {
       ctx.error([...path, key], claim.error);
-      ok = false;
-      continue;
+      return undefined;
     }
     const condition = parseCondition(value, [...path, key], ctx);
-    if (!condition) {
-      ok = false;
-      continue;
-    }
+    if (!condition) return undefined;
     if (condition.op === 'regex') {
       for (const g of new Set(condition.regexes.flatMap((r) => r.groups))) {
         if (groups.has(g)) {
@@ -299,9 +289,20 @@ export function parseBranch(
         groups.add(g);
       }
     }
-    conditions.push({ claim, condition });
+    return { claim, condition };
+  });
+  if (!ok || !conditions.every(isDefined)) return undefined;
+  return { conditions, groups: groups.size === 0 ? NO_GROUPS : groups };
+}
+
+/** The policy's one reference for `key`, so 10,000 rules on `sub` share one. */
+function claimRef(key: string, ctx: ParseContext): ClaimRef | { error: string } {
+  let ref = ctx.claims.get(key);
+  if (ref === undefined) {
+    ref = parseClaimKey(key);
+    ctx.claims.set(key, ref);
   }
-  return ok ? { conditions, groups: groups.size === 0 ? NO_GROUPS : groups } : undefined;
+  return ref;
 }
 
 /**
