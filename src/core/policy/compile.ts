@@ -8,7 +8,7 @@
 import type { PathSegment } from '../config/report.ts';
 import type { ClientIdentityConfig, Config, DenyRuleConfig, KeyConfig } from '../config/schema.ts';
 import { closest } from '../config/suggest.ts';
-import { type Branch, type ClaimCondition, type ParseContext, parseBranch } from './conditions.ts';
+import { type Branch, type ClaimCondition, isDefined, type ParseContext, parseBranch } from './conditions.ts';
 import { buildIndex, type RuleIndex } from './index-rules.ts';
 import { branchPin, gluedStars, SHARED_ISSUERS, subjectPinned } from './pin.ts';
 import { compileRecipe, type Recipe } from './recipe.ts';
@@ -196,7 +196,7 @@ export function compileMatch(
     return undefined;
   }
   const branches = list.map((item, b) => parseBranch(item, Array.isArray(raw) ? [...at, b] : at, parse));
-  return branches.every((b) => b !== undefined) ? branches : undefined;
+  return branches.every(isDefined) ? branches : undefined;
 }
 
 /**

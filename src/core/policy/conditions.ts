@@ -87,7 +87,7 @@ function scalars(value: unknown, path: readonly PathSegment[], ctx: ParseContext
 }
 
 /** For building lists with `map`, which sizes them exactly (a pushed list reserves 17 slots, and a policy may hold thousands). */
-const isDefined = <T>(v: T | undefined): v is T => v !== undefined;
+export const isDefined = <T>(v: T | undefined): v is T => v !== undefined;
 
 /** Parses one condition at `path`; undefined after reporting why not. */
 export function parseCondition(
@@ -149,11 +149,7 @@ function parseOperator(
     case 'regex': {
       const regexes = scalars(value, at, ctx)?.map((source, i) => {
         const id = `${ignoreCase ? 'i' : 'c'}${source}`;
-        let re = ctx.regexes.get(id);
-        if (re === undefined) {
-          re = compileRegex(source, ignoreCase);
-          ctx.regexes.set(id, re);
-        }
+        const re = cached(ctx.regexes, id, () => compileRegex(source, ignoreCase));
         if (!('error' in re)) return re;
         ctx.error(Array.isArray(value) ? [...at, i] : at, re.error);
         return undefined;
@@ -273,7 +269,8 @@ export function parseBranch(
   const groups = new Set<string>();
   let ok = true;
   const conditions = entries.map(([key, value]): ClaimCondition | undefined => {
-    const claim = claimRef(key, ctx);
+    // One reference per claim key across the policy, so 10,000 rules on `sub` share one.
+    const claim = cached(ctx.claims, key, () => parseClaimKey(key));
     if ('error' in claim) {
       ctx.error([...path, key], claim.error);
       return undefined;
@@ -295,14 +292,14 @@ export function parseBranch(
   return { conditions, groups: groups.size === 0 ? NO_GROUPS : groups };
 }
 
-/** The policy's one reference for `key`, so 10,000 rules on `sub` share one. */
-function claimRef(key: string, ctx: ParseContext): ClaimRef | { error: string } {
-  let ref = ctx.claims.get(key);
-  if (ref === undefined) {
-    ref = parseClaimKey(key);
-    ctx.claims.set(key, ref);
+/** `map`'s value for `key`, made by `make` the first time. */
+function cached<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
   }
-  return ref;
+  return value;
 }
 
 /**
